@@ -1,0 +1,236 @@
+"""Detections, security events, alert rules, alerts and background jobs."""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from cameras.models import Camera
+from events.risk import RiskLevel, risk_level_constraint_q, risk_level_for
+
+
+class Detection(models.Model):
+    """One object the detection pipeline saw in one frame."""
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="detections")
+    object_type = models.CharField(max_length=40, db_index=True)
+    confidence = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    bbox_x = models.PositiveIntegerField(null=True, blank=True)
+    bbox_y = models.PositiveIntegerField(null=True, blank=True)
+    bbox_width = models.PositiveIntegerField(null=True, blank=True)
+    bbox_height = models.PositiveIntegerField(null=True, blank=True)
+    detected_at = models.DateTimeField()
+    snapshot = models.ImageField(upload_to="snapshots/%Y/%m/%d/", null=True, blank=True)
+    batch_id = models.CharField(max_length=64, blank=True, db_index=True)
+    event = models.ForeignKey(
+        "Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="detections"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        indexes = [
+            models.Index(fields=["camera", "-detected_at"], name="detection_camera_time"),
+            models.Index(fields=["-detected_at", "-id"], name="detection_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(confidence__gte=0.0, confidence__lte=1.0),
+                name="detection_confidence_0_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} {self.confidence:.2f} @ {self.camera_id}"
+
+    @property
+    def bbox(self) -> dict | None:
+        if self.bbox_width is None:
+            return None
+        return {"x": self.bbox_x, "y": self.bbox_y, "width": self.bbox_width, "height": self.bbox_height}
+
+    def clean(self) -> None:
+        parts = (self.bbox_x, self.bbox_y, self.bbox_width, self.bbox_height)
+        if any(p is None for p in parts) and any(p is not None for p in parts):
+            raise ValidationError("A bounding box needs x, y, width and height, or none of them.")
+        if self.bbox_width is not None and (self.bbox_width < 1 or self.bbox_height < 1):
+            raise ValidationError("A bounding box needs a positive width and height.")
+
+
+class Event(models.Model):
+    """A security event: detections of one camera grouped, scored and summarized."""
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="events")
+    batch_id = models.CharField(max_length=64, blank=True, db_index=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    risk_score = models.PositiveSmallIntegerField(validators=[MinValueValidator(0), MaxValueValidator(100)])
+    # Derived from risk_score on every save; the check constraint keeps bulk writes honest too.
+    risk_level = models.CharField(max_length=10, choices=RiskLevel.choices, editable=False)
+    summary = models.TextField()
+    reasoning = models.TextField(blank=True)
+    object_types = models.JSONField(default=list, blank=True)
+    detection_count = models.PositiveIntegerField(default=0)
+    reviewed = models.BooleanField(default=False)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["camera", "-started_at"], name="event_camera_time"),
+            models.Index(fields=["-started_at", "-id"], name="event_time"),
+            models.Index(fields=["risk_score"], name="event_risk"),
+            models.Index(fields=["reviewed", "-started_at"], name="event_reviewed_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(risk_score__gte=0, risk_score__lte=100), name="event_risk_0_100"
+            ),
+            models.CheckConstraint(condition=risk_level_constraint_q(), name="event_risk_level_matches"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Event {self.pk} {self.camera_id} {self.risk_level} {self.risk_score}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.risk_score is not None:
+            self.risk_level = risk_level_for(self.risk_score)
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None and "risk_score" in update_fields:
+                kwargs["update_fields"] = {*update_fields, "risk_level"}
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.ended_at and self.started_at and self.ended_at < self.started_at:
+            raise ValidationError({"ended_at": "An event cannot end before it starts."})
+
+
+class AlertRule(models.Model):
+    """When an event deserves an alert: score, cameras, object types, hours, cooldown."""
+
+    name = models.CharField(max_length=120)
+    enabled = models.BooleanField(default=True)
+    min_risk_score = models.PositiveSmallIntegerField(
+        default=60, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    cameras = models.ManyToManyField(
+        Camera, blank=True, related_name="alert_rules", help_text="Empty means every camera."
+    )
+    object_types = models.JSONField(default=list, blank=True, help_text="Empty means any object.")
+    active_from = models.TimeField(null=True, blank=True, help_text="Local time; empty = always.")
+    active_until = models.TimeField(null=True, blank=True)
+    cooldown_seconds = models.PositiveIntegerField(default=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if (self.active_from is None) != (self.active_until is None):
+            raise ValidationError("Active hours need both a start and an end, or neither.")
+
+
+class AlertStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class Alert(models.Model):
+    """An alert raised for an event by a rule; people acknowledge, resolve or dismiss it."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="alerts")
+    rule = models.ForeignKey(
+        AlertRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    severity = models.CharField(max_length=10, choices=RiskLevel.choices, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=AlertStatus.choices, default=AlertStatus.PENDING, db_index=True
+    )
+    message = models.CharField(max_length=300, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="alert_status_time"),
+            models.Index(fields=["-created_at", "-id"], name="alert_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Alert {self.pk} {self.severity} {self.status}"
+
+    @property
+    def camera_id(self) -> str:
+        return self.event.camera_id
+
+
+class JobType(models.TextChoices):
+    EXPORT = "export", "Export events"
+    REANALYZE = "reanalyze", "Re-analyze events"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Job(models.Model):
+    """A long task (export, re-analysis) with its progress."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job_type = models.CharField(max_length=20, choices=JobType.choices)
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    progress = models.PositiveSmallIntegerField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    params = models.JSONField(default=dict, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "-created_at"], name="job_status_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0, progress__lte=100), name="job_progress_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_type} {self.id} {self.status}"

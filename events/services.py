@@ -1,0 +1,169 @@
+"""The write path for detections, events, alerts and jobs. Views, admin and commands call these."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from cameras.models import Camera
+from cameras.services import camera_mark_seen
+from events.models import Alert, AlertRule, AlertStatus, Detection, Event, Job, JobType
+from events.risk import risk_level_for
+from events.signals import detections_created
+
+BBOX_FIELDS = {"x": "bbox_x", "y": "bbox_y", "width": "bbox_width", "height": "bbox_height"}
+
+
+class AlertTransitionError(Exception):
+    """The alert is in a state from which that action is not allowed."""
+
+
+@transaction.atomic
+def detection_ingest(*, rows: Iterable[dict]) -> list[Detection]:
+    """Store validated detection rows in one transaction (all or nothing) and mark cameras seen.
+
+    Each row: camera (Camera), object_type, confidence, detected_at, and optional bbox
+    ({"x", "y", "width", "height"}), snapshot, batch_id.
+    """
+    detections = []
+    for row in rows:
+        bbox = row.get("bbox") or {}
+        detection = Detection(
+            camera=row["camera"],
+            object_type=row["object_type"],
+            confidence=row["confidence"],
+            detected_at=row["detected_at"],
+            snapshot=row.get("snapshot"),
+            batch_id=row.get("batch_id", ""),
+            **{column: bbox.get(key) for key, column in BBOX_FIELDS.items()},
+        )
+        # The camera was resolved by the caller; validating it again costs a query per row.
+        detection.full_clean(exclude=["camera", "event"])
+        detections.append(detection)
+    Detection.objects.bulk_create(detections)
+    detections_created.send(sender=Detection, detections=detections)
+    camera_mark_seen(camera_ids={d.camera_id for d in detections})
+    return detections
+
+
+@transaction.atomic
+def event_record(
+    *,
+    camera: Camera,
+    started_at: datetime,
+    risk_score: int,
+    summary: str,
+    ended_at: datetime | None = None,
+    reasoning: str = "",
+    object_types: Iterable[str] = (),
+    detection_count: int = 0,
+    batch_id: str = "",
+    detections: Iterable[Detection] = (),
+) -> Event:
+    """Save a scored security event (from the analyzer or a pipeline that scores itself)."""
+    event = Event(
+        camera=camera,
+        started_at=started_at,
+        ended_at=ended_at,
+        risk_score=risk_score,
+        summary=summary,
+        reasoning=reasoning,
+        object_types=sorted(set(object_types)),
+        detection_count=detection_count,
+        batch_id=batch_id,
+    )
+    event.full_clean()
+    event.save()
+    detection_ids = [d.pk for d in detections]
+    if detection_ids:
+        Detection.objects.filter(pk__in=detection_ids).update(event=event)
+    return event
+
+
+EVENT_EDITABLE_FIELDS = {"reviewed", "notes"}
+
+
+@transaction.atomic
+def event_update(*, event: Event, **changes) -> Event:
+    """Change what people may change on an event: reviewed, notes."""
+    unknown = set(changes) - EVENT_EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    changed = [name for name, value in changes.items() if getattr(event, name) != value]
+    if changed:
+        for name in changed:
+            setattr(event, name, changes[name])
+        event.save(update_fields=[*changed, "updated_at"])
+    return event
+
+
+@transaction.atomic
+def events_mark_reviewed(*, events: Iterable[Event]) -> int:
+    """Mark events reviewed one by one, so that each change is broadcast."""
+    count = 0
+    for event in events:
+        if not event.reviewed:
+            event_update(event=event, reviewed=True)
+            count += 1
+    return count
+
+
+@transaction.atomic
+def event_delete(*, event: Event) -> None:
+    """Delete an event (its alerts go with it; its detections stay, unlinked)."""
+    event.delete()
+
+
+@transaction.atomic
+def alert_raise(*, event: Event, rule: AlertRule | None, message: str = "") -> Alert:
+    """Raise an alert for an event; its severity is the event's risk level."""
+    return Alert.objects.create(
+        event=event, rule=rule, severity=risk_level_for(event.risk_score), message=message
+    )
+
+
+# Target status → the statuses it may be reached from.
+ALERT_TRANSITIONS = {
+    AlertStatus.ACKNOWLEDGED: {AlertStatus.PENDING},
+    AlertStatus.RESOLVED: {AlertStatus.PENDING, AlertStatus.ACKNOWLEDGED},
+    AlertStatus.DISMISSED: {AlertStatus.PENDING, AlertStatus.ACKNOWLEDGED},
+}
+
+
+def _alert_move(*, alert: Alert, to: AlertStatus, user: AbstractBaseUser | None) -> Alert:
+    with transaction.atomic():
+        # Lock the row: two people pressing "acknowledge" at once must not both succeed.
+        locked = Alert.objects.select_for_update().get(pk=alert.pk)
+        if locked.status not in ALERT_TRANSITIONS[to]:
+            raise AlertTransitionError(f"cannot move an alert from {locked.status} to {to}")
+        now = timezone.now()
+        locked.status = to
+        setattr(locked, f"{to}_at", now)
+        setattr(locked, f"{to}_by", user if user and user.is_authenticated else None)
+        locked.save(update_fields=["status", f"{to}_at", f"{to}_by", "updated_at"])
+    return locked
+
+
+def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser | None) -> Alert:
+    """Someone has seen the alert (only a pending alert can be acknowledged)."""
+    return _alert_move(alert=alert, to=AlertStatus.ACKNOWLEDGED, user=user)
+
+
+def alert_resolve(*, alert: Alert, user: AbstractBaseUser | None) -> Alert:
+    """The situation is handled (from pending or acknowledged)."""
+    return _alert_move(alert=alert, to=AlertStatus.RESOLVED, user=user)
+
+
+def alert_dismiss(*, alert: Alert, user: AbstractBaseUser | None) -> Alert:
+    """A false alarm (from pending or acknowledged)."""
+    return _alert_move(alert=alert, to=AlertStatus.DISMISSED, user=user)
+
+
+@transaction.atomic
+def job_create(*, job_type: JobType, params: dict, user: AbstractBaseUser | None) -> Job:
+    """Queue a background job (running it arrives with the jobs issue)."""
+    return Job.objects.create(
+        job_type=job_type, params=params, created_by=user if user and user.is_authenticated else None
+    )

@@ -1,0 +1,18 @@
+"""Lookout URL map: admin, the REST API, its schema and docs, health probes."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from project import health
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("cameras.urls")),
+    path("api/", include("events.urls")),
+    path("api/", include("realtime.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("healthz", health.liveness, name="healthz"),
+    path("readyz", health.readiness, name="readyz"),
+]

@@ -1,0 +1,6 @@
+"""realtime API routes."""
+
+from rest_framework.routers import SimpleRouter
+
+router = SimpleRouter()
+urlpatterns = router.urls
