@@ -78,3 +78,17 @@ def client_for(db):
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache_and_strict_payloads(settings):
+    """Rate-limit budgets and used tickets live in the cache: every test starts clean.
+
+    A payload missing a required field raises here instead of being logged.
+    """
+    from django.core.cache import cache
+
+    settings.REALTIME_STRICT_PAYLOADS = True
+    cache.clear()
+    yield
+    cache.clear()

@@ -96,15 +96,20 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"Event {self.pk} {self.camera_id} {self.risk_level} {self.risk_score}"
 
-    def save(self, *args, **kwargs) -> None:
-        if self.risk_score is not None:
+    def _derive_risk_level(self) -> None:
+        if isinstance(self.risk_score, int) and 0 <= self.risk_score <= 100:
             self.risk_level = risk_level_for(self.risk_score)
+
+    def save(self, *args, **kwargs) -> None:
+        self._derive_risk_level()
+        if self.risk_score is not None:
             update_fields = kwargs.get("update_fields")
             if update_fields is not None and "risk_score" in update_fields:
                 kwargs["update_fields"] = {*update_fields, "risk_level"}
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
+        self._derive_risk_level()  # before full_clean checks the constraints
         if self.ended_at and self.started_at and self.ended_at < self.started_at:
             raise ValidationError({"ended_at": "An event cannot end before it starts."})
 

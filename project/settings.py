@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "channels",
+    "project",
     "cameras",
     "events",
     "realtime",
@@ -192,3 +193,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": envstr("ACCESS_LOG_LEVEL", "WARNING")}},
 }
+REALTIME_RESUME_OVERLAP_SECONDS = envint("REALTIME_RESUME_OVERLAP_SECONDS", 5)
+REALTIME_REPLAY_LIMIT = envint("REALTIME_REPLAY_LIMIT", 10_000)
+# A missing required payload field is a programming error: raise where it can be fixed, log in production.
+REALTIME_STRICT_PAYLOADS = envbool("REALTIME_STRICT_PAYLOADS", DEBUG)
+
+if REDIS_URL:
+    # Shared across server processes: handshake budgets and single-use tickets.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,6 +1,10 @@
-"""realtime API routes."""
+"""Realtime API routes."""
 
-from rest_framework.routers import SimpleRouter
+from django.urls import path
 
-router = SimpleRouter()
-urlpatterns = router.urls
+from realtime.views import SystemStatusView, TicketView
+
+urlpatterns = [
+    path("realtime/ticket/", TicketView.as_view(), name="realtime-ticket"),
+    path("system/status/", SystemStatusView.as_view(), name="system-status"),
+]

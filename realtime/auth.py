@@ -1,0 +1,78 @@
+"""WebSocket handshake rules: origin, handshake rate, and who is connecting (ticket, token, cookie).
+
+Everything refused here is refused before accept, which daphne answers with HTTP 403.
+"""
+
+from urllib.parse import parse_qs, urlsplit
+
+from channels.auth import get_user
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.http.request import split_domain_port, validate_host
+from rest_framework.authtoken.models import Token
+
+from realtime.ratelimit import handshake_allowed
+from realtime.tickets import ticket_redeem
+
+
+def origin_allowed(origin: bytes) -> bool:
+    """Whether an Origin header names one of ALLOWED_HOSTS."""
+    try:
+        netloc = urlsplit(origin.decode("latin-1")).netloc
+    except ValueError:
+        return False
+    host, _port = split_domain_port(netloc)
+    return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
+
+
+@database_sync_to_async
+def _token_user(key: str):
+    token = Token.objects.select_related("user").filter(key=key).first()
+    return token.user if token and token.user.is_active else None
+
+
+@database_sync_to_async
+def _user_by_id(user_id: int):
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+
+async def authenticate(scope, *, cookie_allowed: bool):
+    """(user, method) for the handshake, or (None, reason)."""
+    headers = dict(scope.get("headers", ()))
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    if "ticket" in query:
+        user_id = await ticket_redeem(query["ticket"][0])
+        user = await _user_by_id(user_id) if user_id is not None else None
+        return (user, "ticket") if user else (None, "invalid or used ticket")
+    authorization = headers.get(b"authorization", b"").decode("latin-1")
+    if authorization:
+        scheme, _, key = authorization.partition(" ")
+        user = await _token_user(key.strip()) if scheme.lower() == "token" and key.strip() else None
+        return (user, "token") if user else (None, "invalid token")
+    if cookie_allowed and "session" in scope:
+        user = await get_user(scope)
+        if user.is_authenticated:
+            return user, "session"
+    return None, "not authenticated"
+
+
+class HandshakeMiddleware(BaseMiddleware):
+    """Refuses bad origins, handshake floods and anonymous users; sets scope["user"]."""
+
+    async def __call__(self, scope, receive, send):
+        headers = dict(scope.get("headers", ()))
+        origin = headers.get(b"origin")
+        client = scope.get("client") or ("unknown", 0)
+        refused = (origin is not None and not origin_allowed(origin)) or not await handshake_allowed(
+            client[0], per_minute=settings.REALTIME_CONNECT_RATE
+        )
+        user = None
+        if not refused:
+            # A cookie rides along on any cross-site request: only trust it with a checked Origin.
+            user, method = await authenticate(scope, cookie_allowed=origin is not None)
+        if user is None:
+            return await WebsocketDenier()(scope, receive, send)
+        return await super().__call__({**scope, "user": user, "auth_method": method}, receive, send)

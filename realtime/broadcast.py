@@ -1,0 +1,147 @@
+"""The one broadcaster: validate, number (durable channels), serialize once, send after commit.
+
+Every producer (signal receivers, the pipeline, the system monitor) calls `publish` or
+`publish_many`. Nothing else builds group names or calls `group_send`.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from realtime.envelope import Envelope
+from realtime.event_types import get_event_channel, is_durable, missing_payload_fields, validate_event_type
+from realtime.outbox import outbox_append
+from realtime.stats import stats
+
+logger = logging.getLogger(__name__)
+
+GROUP_PREFIX = "lookout."
+# Internal notices to every connection (not a protocol channel; clients never see these).
+CONTROL_GROUP = f"{GROUP_PREFIX}control"
+# The type of the layer message that carries a ready frame to the per-process hubs.
+DELIVERY_TYPE = "realtime.deliver"
+
+
+class PayloadError(ValueError):
+    """A payload lacks the fields the registry requires for its type."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """What a producer hands the broadcaster."""
+
+    event_type: str
+    payload: dict
+    camera_id: str = ""
+    owner_id: int | None = None
+    correlation_id: str | None = None
+
+
+def group_name(channel: str) -> str:
+    """The channel-layer group of a protocol channel."""
+    return f"{GROUP_PREFIX}{channel}"
+
+
+def publish(
+    event_type: str,
+    payload: dict,
+    *,
+    camera_id: str = "",
+    owner_id: int | None = None,
+    correlation_id: str | None = None,
+) -> None:
+    """Publish one message (see `publish_many`)."""
+    publish_many([Message(event_type, payload, camera_id, owner_id, correlation_id)])
+
+
+def publish_many(messages: Sequence[Message]) -> None:
+    """Publish messages in order: durable ones join the outbox in the caller's transaction, and
+    all of them go to the channel layer only once that transaction commits."""
+    now = timezone.now()
+    envelopes = [envelope for message in messages if (envelope := _envelope(message, now)) is not None]
+    if not envelopes:
+        return
+    durable = [e for e in envelopes if is_durable(e.event_type)]
+    if durable:
+        rows = outbox_append(durable)
+        numbered = iter(rows)
+        envelopes = [
+            replace(e, sequence=next(numbered).id) if is_durable(e.event_type) else e for e in envelopes
+        ]
+    frames = [(group_name(e.channel), _delivery(e)) for e in envelopes]
+    transaction.on_commit(lambda: send_frames(frames))
+
+
+def _envelope(message: Message, now) -> Envelope | None:
+    event_type = validate_event_type(str(message.event_type))
+    missing = missing_payload_fields(event_type, message.payload) if event_type else ()
+    if event_type is None or missing:
+        problem = f"cannot publish {message.event_type!r}: " + (
+            f"missing payload fields {missing}" if event_type else "unknown event type"
+        )
+        if settings.REALTIME_STRICT_PAYLOADS:
+            raise PayloadError(problem)
+        logger.error(problem)
+        stats.publish_failures += 1
+        return None
+    return Envelope(
+        event_type=str(event_type),
+        channel=get_event_channel(event_type),
+        payload=message.payload,
+        timestamp=now,
+        correlation_id=message.correlation_id,
+        camera_id=message.camera_id or message.payload.get("camera_id") or "",
+        owner_id=message.owner_id,
+    )
+
+
+def _delivery(envelope: Envelope) -> dict:
+    return {"type": DELIVERY_TYPE, "text": envelope.text(), "meta": envelope.meta()}
+
+
+def send_frames(frames: list[tuple[str, dict]]) -> None:
+    """Hand ready frames to the channel layer; a layer failure is logged and counted, never raised.
+
+    The database write has already committed: the outbox keeps the durable messages, and
+    clients recover them with `resume`.
+    """
+    try:
+        async_to_sync(_group_send_all)(frames)
+    except Exception:
+        stats.publish_failures += len(frames)
+        logger.exception("channel layer unavailable: %d realtime messages not delivered live", len(frames))
+    else:
+        stats.published += len(frames)
+
+
+async def _group_send_all(frames: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    for group, message in frames:
+        await layer.group_send(group, {**message, "group": group})
+
+
+async def apublish(event_type: str, payload: dict) -> None:
+    """Publish an ephemeral message from async code (system monitor, enrichment progress)."""
+    if is_durable(event_type):
+        raise ValueError(f"{event_type} is durable: publish it from the writing transaction")
+    envelope = _envelope(Message(event_type, payload), timezone.now())
+    if envelope is not None:
+        try:
+            await _group_send_all([(group_name(envelope.channel), _delivery(envelope))])
+        except Exception:
+            stats.publish_failures += 1
+            logger.exception("channel layer unavailable: %s not delivered", event_type)
+        else:
+            stats.published += 1
+
+
+def notify_visibility_changed() -> None:
+    """Tell every connection, after commit, to recompute which cameras its user may see."""
+    message = {"type": DELIVERY_TYPE, "control": "visibility"}
+    transaction.on_commit(lambda: send_frames([(CONTROL_GROUP, message)]))

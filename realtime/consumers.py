@@ -1,0 +1,318 @@
+"""The WebSocket protocol of SPEC §4: one consumer class, thin subclasses for the fixed endpoints."""
+
+import logging
+import uuid
+
+import orjson
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
+
+from realtime.batcher import MessageBatcher
+from realtime.broadcast import CONTROL_GROUP, group_name
+from realtime.envelope import encode_frame
+from realtime.event_types import DURABLE_CHANNELS
+from realtime.event_types import WebSocketEventType as T
+from realtime.hub import get_hub
+from realtime.outbox import outbox_last_sequence, outbox_replay
+from realtime.ratelimit import TokenBucket
+from realtime.stats import stats
+from realtime.subscriptions import CHANNELS, FilterError, Filters, Viewer, parse_filters
+from realtime.visibility import job_visible_to, viewer_for
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 64 * 1024
+# Messages dropped while rate-limited before we give up on a client and close it (1008).
+FLOOD_TOLERANCE = 40
+CLOSE_TOO_BIG = 1009
+CLOSE_POLICY = 1008
+CLOSE_NOT_FOUND = 4404
+CLOSE_FORBIDDEN = 4403
+
+
+class ProtocolError(Exception):
+    """A client message we answer with an `error` frame; the connection stays open."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    """`/ws/`: authenticated by the middleware; the client subscribes to what it wants."""
+
+    # Not a configured layer alias: this consumer owns no layer channel, the hub does all layer I/O.
+    channel_layer_alias = "realtime-hub-only"
+    endpoint = "/ws/"
+    initial_channels: tuple[str, ...] = ()
+
+    async def __call__(self, scope, receive, send):
+        self.subscriptions: dict[str, Filters] = {}
+        self.viewer: Viewer | None = None
+        self.replay_buffer: list[tuple[int, str]] | None = None
+        self.attached = False
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._release()
+
+    # --- connection lifecycle -------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        user = self.scope["user"]
+        self.connection_id = uuid.uuid4().hex
+        self.viewer = await database_sync_to_async(viewer_for)(user)
+        self.bucket = TokenBucket(rate=20, burst=40)
+        self.flood_strikes = 0
+        self.batcher = MessageBatcher(batch_interval_ms=100, max_batch_size=50, batch_channels={"detections"})
+        self.hub = get_hub()
+        await self.accept()
+        if not await self.admit():
+            return
+        self.attached = True
+        await self.hub.attach(self)
+        await self.hub.join(CONTROL_GROUP, self.deliver)
+        await self.batcher.start()
+        stats.connections[self.endpoint] += 1
+        stats.users[user.get_username()] += 1
+        stats.total_connections += 1
+        for channel in self.initial_channels:
+            await self._subscribe(channel, self.initial_filters())
+        await self.send_control(
+            T.CONNECTION_ESTABLISHED,
+            {
+                "connection_id": self.connection_id,
+                "user": {"id": user.pk, "username": user.get_username(), "is_staff": user.is_staff},
+                "channels": sorted(self.subscriptions),
+                "server_time": timezone.now().isoformat(),
+                "last_sequence": await database_sync_to_async(outbox_last_sequence)(),
+            },
+        )
+
+    async def admit(self) -> bool:
+        """Whether this endpoint accepts the connection (a subclass may close it with a code)."""
+        return True
+
+    def initial_filters(self) -> Filters:
+        return Filters()
+
+    async def disconnect(self, code) -> None:
+        await self._release()
+
+    async def _release(self) -> None:
+        """Leave every group and the hub; safe to call more than once, on any kind of disconnect."""
+        if not getattr(self, "attached", False):
+            return
+        self.attached = False
+        for channel in list(self.subscriptions):
+            await self.hub.leave(group_name(channel), self.deliver)
+        self.subscriptions.clear()
+        await self.hub.leave(CONTROL_GROUP, self.deliver)
+        await self.batcher.stop()
+        await self.hub.detach(self)
+        for key, value in self.batcher.get_metrics().items():
+            if isinstance(value, int):
+                stats.batcher_totals[key] += value
+        stats.connections[self.endpoint] -= 1
+        stats.users[self.scope["user"].get_username()] -= 1
+        # Counter's unary plus drops the keys that fell to zero.
+        stats.connections = +stats.connections
+        stats.users = +stats.users
+
+    # --- server → client ------------------------------------------------------------------------
+
+    async def deliver(self, message: dict) -> None:
+        """A message from the hub: filter it for this user and forward the ready text."""
+        if message.get("control") == "visibility":
+            self.viewer = await database_sync_to_async(viewer_for)(self.scope["user"])
+            return
+        meta = message["meta"]
+        filters = self.subscriptions.get(meta["channel"])
+        if filters is None or not self.viewer.may_see(meta) or not filters.allows(meta):
+            return
+        if self.replay_buffer is not None and meta["sequence"] is not None:
+            self.replay_buffer.append((meta["sequence"], message["text"]))
+            return
+        await self.batcher.queue_message(meta["channel"], message["text"], self.send_text)
+
+    async def send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+        stats.frames_sent += 1
+
+    async def send_control(self, event_type: str, payload: dict, request_id=None) -> None:
+        if request_id is not None:
+            payload = {**payload, "request_id": request_id}
+        await self.send_text(encode_frame(event_type, payload, timestamp=timezone.now()))
+
+    async def send_heartbeat(self, last_sequence: int) -> None:
+        await self.send_control(T.HEARTBEAT, {"last_sequence": last_sequence})
+
+    # --- client → server ------------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        raw = text_data if text_data is not None else bytes_data
+        if raw is not None and len(raw) > MAX_FRAME_BYTES // 4 and len(_as_bytes(raw)) > MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        if not self.bucket.take():
+            await self._rate_limited()
+            return
+        self.flood_strikes = 0
+        request_id = None
+        try:
+            if text_data is None:
+                raise ProtocolError("invalid_message", "send JSON text frames, not binary")
+            try:
+                message = orjson.loads(text_data)
+            except orjson.JSONDecodeError:
+                raise ProtocolError("invalid_json", "the frame is not valid JSON") from None
+            if not isinstance(message, dict):
+                raise ProtocolError("invalid_message", "a message is a JSON object")
+            request_id = message.get("request_id")
+            if not isinstance(request_id, str | int | None) or isinstance(request_id, bool):
+                request_id = None
+            action = message.get("action")
+            if not isinstance(action, str):
+                raise ProtocolError("invalid_message", 'a message needs an "action" string')
+            handler = self.ACTIONS.get(action)
+            if handler is None:
+                raise ProtocolError("unknown_action", f"unknown action {action[:40]!r}")
+            await handler(self, message, request_id)
+        except ProtocolError as error:
+            await self.send_error(error.code, error.message, request_id)
+        except Exception:
+            # Nothing a client sends may crash the consumer: answer, log, stay open.
+            logger.exception("realtime consumer failed on a client message")
+            await self.send_error("internal_error", "the server could not handle that message", request_id)
+
+    async def send_error(self, code: str, message: str, request_id=None) -> None:
+        await self.send_control(T.ERROR, {"code": code, "message": message}, request_id)
+
+    async def _rate_limited(self) -> None:
+        self.flood_strikes += 1
+        if self.flood_strikes == 1:
+            await self.send_error("rate_limited", "more than 20 messages per second; slow down")
+        elif self.flood_strikes > FLOOD_TOLERANCE:
+            await self.close(code=CLOSE_POLICY)
+
+    def _channels_of(self, message: dict) -> list[str]:
+        channels = message.get("channels")
+        if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
+            raise ProtocolError("invalid_message", '"channels" must be a non-empty list of channel names')
+        unknown = [c for c in channels if c not in CHANNELS]
+        if unknown:
+            raise ProtocolError(
+                "unknown_channel", f"unknown channels: {', '.join(c[:40] for c in unknown[:5])}"
+            )
+        return channels
+
+    async def _subscribe(self, channel: str, filters: Filters) -> None:
+        if channel not in self.subscriptions:
+            await self.hub.join(group_name(channel), self.deliver)
+        self.subscriptions[channel] = filters
+
+    async def action_subscribe(self, message: dict, request_id) -> None:
+        channels = self._channels_of(message)
+        try:
+            filters = parse_filters(message.get("filters"))
+        except FilterError as error:
+            raise ProtocolError("invalid_filter", str(error)) from None
+        for channel in channels:
+            await self._subscribe(channel, filters)
+        await self.send_control(T.SUBSCRIBED, {"channels": sorted(self.subscriptions)}, request_id)
+
+    async def action_unsubscribe(self, message: dict, request_id) -> None:
+        for channel in self._channels_of(message):
+            if self.subscriptions.pop(channel, None) is not None:
+                await self.hub.leave(group_name(channel), self.deliver)
+        await self.send_control(T.UNSUBSCRIBED, {"channels": sorted(self.subscriptions)}, request_id)
+
+    async def action_ping(self, message: dict, request_id) -> None:
+        await self.send_control(T.PONG, {"server_time": timezone.now().isoformat()}, request_id)
+
+    async def action_resume(self, message: dict, request_id) -> None:
+        since = message.get("since")
+        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+            raise ProtocolError("invalid_message", '"since" must be a sequence number (integer >= 0)')
+        # Live durable messages wait in a buffer during the replay, so the client gets
+        # everything in sequence order.
+        self.replay_buffer = []
+        try:
+            await self.batcher.flush_all()
+            channels = set(self.subscriptions) & DURABLE_CHANNELS
+            replay = await database_sync_to_async(outbox_replay)(since=since, channels=channels)
+            if replay.gap:
+                await self.send_control(
+                    T.RESUME_GAP, {"since": since, "last_sequence": replay.last_sequence}, request_id
+                )
+                return
+            frames = {}
+            for envelope in replay.envelopes:
+                meta = envelope.meta()
+                if self.viewer.may_see(meta) and self.subscriptions[envelope.channel].allows(meta):
+                    frames[envelope.sequence] = envelope.text()
+        finally:
+            buffered, self.replay_buffer = self.replay_buffer, None
+        for sequence, text in buffered:
+            frames.setdefault(sequence, text)
+        for sequence in sorted(frames):
+            await self.send_text(frames[sequence])
+        last = max([replay.last_sequence, *frames])
+        await self.send_control(
+            T.RESUME_COMPLETED, {"replayed": len(frames), "last_sequence": last}, request_id
+        )
+
+    ACTIONS = {
+        "subscribe": action_subscribe,
+        "unsubscribe": action_unsubscribe,
+        "ping": action_ping,
+        "resume": action_resume,
+    }
+
+
+def _as_bytes(raw: str | bytes) -> bytes:
+    return raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+
+
+class EventsConsumer(RealtimeConsumer):
+    """`/ws/events/`: events and detections."""
+
+    endpoint = "/ws/events/"
+    initial_channels = ("events", "detections")
+
+
+class SystemConsumer(RealtimeConsumer):
+    """`/ws/system/`: system status and cameras."""
+
+    endpoint = "/ws/system/"
+    initial_channels = ("system", "cameras")
+
+
+class AlertsConsumer(RealtimeConsumer):
+    """`/ws/alerts/`: alerts."""
+
+    endpoint = "/ws/alerts/"
+    initial_channels = ("alerts",)
+
+
+class JobConsumer(RealtimeConsumer):
+    """`/ws/jobs/<uuid>/`: one job's messages; unknown job → 4404, someone else's → 4403."""
+
+    endpoint = "/ws/jobs/"
+    initial_channels = ("jobs",)
+
+    async def admit(self) -> bool:
+        self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
+        visible = await database_sync_to_async(job_visible_to)(self.job_id, self.scope["user"])
+        if visible is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return False
+        if not visible:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return False
+        return True
+
+    def initial_filters(self) -> Filters:
+        return Filters(job_id=self.job_id)

@@ -1,0 +1,40 @@
+"""Rate limits: a token bucket per connection, a shared per-address handshake budget."""
+
+import time
+
+from django.core.cache import cache
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` saved up."""
+
+    def __init__(self, *, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        """Spend one token if there is one."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+async def handshake_allowed(address: str, *, per_minute: int) -> bool:
+    """Count a handshake from `address`; False past `per_minute` in the current minute.
+
+    Kept in the cache (Redis when scaled out), so the budget holds across server processes.
+    """
+    key = f"ws-handshakes:{address}:{int(time.time() // 60)}"
+    await cache.aadd(key, 0, timeout=120)
+    try:
+        count = await cache.aincr(key)
+    except ValueError:  # expired between add and incr
+        await cache.aset(key, 1, timeout=120)
+        count = 1
+    return count <= per_minute

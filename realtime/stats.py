@@ -1,0 +1,35 @@
+"""This process's realtime counters (connections live here; published totals are summed per instance)."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RealtimeStats:
+    """Counters of one process; reset only by a restart."""
+
+    published: int = 0
+    publish_failures: int = 0
+    frames_sent: int = 0
+    messages_dropped_slow: int = 0
+    connections: Counter = field(default_factory=Counter)  # endpoint → live connections
+    users: Counter = field(default_factory=Counter)  # username → live connections
+    total_connections: int = 0
+    batcher_totals: Counter = field(default_factory=Counter)
+
+    def snapshot(self) -> dict:
+        """A JSON-ready copy."""
+        return {
+            "published": self.published,
+            "publish_failures": self.publish_failures,
+            "frames_sent": self.frames_sent,
+            "connections": {
+                "total": sum(self.connections.values()),
+                "by_endpoint": dict(self.connections),
+                "by_user": dict(self.users),
+                "opened_since_start": self.total_connections,
+            },
+        }
+
+
+stats = RealtimeStats()

@@ -1,0 +1,24 @@
+"""What a connected user may see, computed once per connection (and again when grants change)."""
+
+from django.core.exceptions import ValidationError
+
+from cameras.visibility import visible_camera_ids
+from events.models import Job
+from realtime.subscriptions import Viewer
+
+
+def viewer_for(user) -> Viewer:
+    """The user's id, staff flag and visible cameras."""
+    return Viewer(user_id=user.pk, is_staff=user.is_staff, visible_cameras=visible_camera_ids(user))
+
+
+def job_visible_to(job_id: str, user) -> bool | None:
+    """None if there is no such job; otherwise whether `user` may follow it."""
+    try:
+        owner = Job.objects.filter(pk=job_id).values_list("created_by_id", flat=True)
+        found = list(owner[:1])
+    except ValidationError:
+        return None
+    if not found:
+        return None
+    return user.is_staff or found[0] == user.pk
