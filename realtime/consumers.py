@@ -17,6 +17,7 @@ from realtime.hub import get_hub
 from realtime.outbox import outbox_last_sequence, outbox_replay
 from realtime.ratelimit import TokenBucket
 from realtime.stats import stats
+from realtime.status import batcher_counters
 from realtime.subscriptions import CHANNELS, FilterError, Filters, Viewer, parse_filters
 from realtime.visibility import job_visible_to, viewer_for
 
@@ -112,9 +113,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.hub.leave(CONTROL_GROUP, self.deliver)
         await self.batcher.stop()
         await self.hub.detach(self)
-        for key, value in self.batcher.get_metrics().items():
-            if isinstance(value, int):
-                stats.batcher_totals[key] += value
+        stats.batcher_totals.update(batcher_counters(self.batcher))
         stats.connections[self.endpoint] -= 1
         stats.users[self.scope["user"].get_username()] -= 1
         # Counter's unary plus drops the keys that fell to zero.

@@ -5,6 +5,22 @@ from collections import Counter
 from realtime.hub import live_hubs
 from realtime.stats import stats
 
+COUNTER_KEYS = (
+    "messages_queued",
+    "messages_sent",
+    "batched_messages_sent",
+    "batches_sent",
+    "immediate_sends",
+    "send_errors",
+    "messages_dropped",
+)
+
+
+def batcher_counters(batcher) -> Counter:
+    """The additive counters of one batcher (not its pending count or efficiency ratio)."""
+    metrics = batcher.get_metrics()
+    return Counter({key: metrics[key] for key in COUNTER_KEYS})
+
 
 def realtime_status() -> dict:
     """This process's live connections and counters, with the metrics of live batchers folded in."""
@@ -12,11 +28,9 @@ def realtime_status() -> dict:
     live = Counter()
     for hub in live_hubs():
         for connection in hub.connections:
-            for key, value in connection.batcher.get_metrics().items():
-                if isinstance(value, int):
-                    live[key] += value
+            live.update(batcher_counters(connection.batcher))
         snapshot.setdefault("groups", {}).update(hub.group_sizes())
     totals = stats.batcher_totals + live
-    sent, batches = totals["messages_sent"], totals["batches_sent"]
+    sent, batches = totals["batched_messages_sent"], totals["batches_sent"]
     snapshot["batcher"] = {**dict(totals), "batch_efficiency": round(sent / batches, 2) if batches else 0.0}
     return snapshot

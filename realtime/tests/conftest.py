@@ -48,7 +48,9 @@ async def ws_connect(token_for):
     """Open authenticated clients (token header by default); all are disconnected at the end."""
     opened: list[Client] = []
 
-    async def connect(path: str = "/ws/", user=None, headers=None, expect_accept: bool = True):
+    async def connect(
+        path: str = "/ws/", user=None, headers=None, expect_accept: bool = True, established: bool = True
+    ):
         if headers is None:
             key = await database_sync_to_async(token_for)(user)
             headers = [(b"authorization", f"Token {key}".encode())]
@@ -59,7 +61,8 @@ async def ws_connect(token_for):
         if not expect_accept:
             return connected, code
         assert connected, f"handshake refused ({code})"
-        client.established = await client.receive_type("connection.established")
+        if established:
+            client.established = await client.receive_type("connection.established")
         return client
 
     yield connect
