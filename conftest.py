@@ -7,6 +7,9 @@ from rest_framework.test import APIClient
 
 from cameras.models import Camera
 
+# Real Redis, PostgreSQL and daphne servers on loopback, started and stopped by the tests.
+pytest_plugins = ["project.testing.servers"]
+
 
 @pytest.fixture
 def cameras(db) -> dict[str, Camera]:
