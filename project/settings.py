@@ -169,6 +169,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # status / severity / risk_level reuse the same choice sets across components: name each once.
+    "ENUM_NAME_OVERRIDES": {
+        "RiskLevelEnum": "events.risk.RiskLevel",
+        "AlertStatusEnum": "events.models.AlertStatus",
+        "JobStatusEnum": "events.models.JobStatus",
+        "CameraStatusEnum": "cameras.models.CameraStatus",
+    },
 }
 
 # Pipeline (SPEC §3).

@@ -1,0 +1,118 @@
+"""seed_demo: a demo household, created once, with credentials that work and are printed."""
+
+import io
+from datetime import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+from cameras.models import Camera
+from cameras.visibility import cameras_visible_to
+from events.demo import demo_household_seed
+from events.models import AlertRule
+
+pytestmark = pytest.mark.django_db
+
+
+def seed(**options) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out, **options)
+    return out.getvalue()
+
+
+def counts() -> dict[str, int]:
+    return {
+        "cameras": Camera.objects.count(),
+        "users": get_user_model().objects.count(),
+        "groups": Group.objects.count(),
+        "tokens": Token.objects.count(),
+        "rules": AlertRule.objects.count(),
+    }
+
+
+def test_seed_creates_the_household():
+    seed()
+    users = get_user_model().objects
+    admin, viewer, pipeline = (
+        users.get(username="admin"),
+        users.get(username="viewer"),
+        users.get(username="pipeline"),
+    )
+    assert counts() == {"cameras": 5, "users": 3, "groups": 1, "tokens": 1, "rules": 3}
+    assert set(Camera.objects.values_list("id", flat=True)) == {
+        "front_door",
+        "driveway",
+        "backyard",
+        "garage",
+        "living_room",
+    }
+    assert Camera.objects.get(pk="living_room").name == "Living room"
+    assert (admin.is_staff, admin.is_superuser, admin.check_password("lookout-admin")) == (True, True, True)
+    assert (viewer.is_staff, viewer.check_password("lookout-viewer")) == (False, True)
+    assert set(cameras_visible_to(viewer).values_list("id", flat=True)) == {"front_door", "driveway"}
+    assert list(viewer.groups.values_list("name", flat=True)) == ["family"]
+    assert list(Camera.objects.get(pk="driveway").viewer_groups.values_list("name", flat=True)) == ["family"]
+    assert not pipeline.has_usable_password()
+    assert pipeline.has_perms(["events.add_detection", "events.add_event", "cameras.send_heartbeat"])
+    assert not pipeline.has_perm("events.delete_event")
+
+
+def test_seed_creates_the_demo_alert_rules():
+    seed()
+    night = AlertRule.objects.get(name="Person at night")
+    assert (night.min_risk_score, night.object_types) == (30, ["person"])
+    assert (night.active_from, night.active_until) == (time(22, 0), time(6, 0))
+    assert AlertRule.objects.get(name="High risk anywhere").min_risk_score == 60
+    assert list(
+        AlertRule.objects.get(name="Vehicle in the driveway").cameras.values_list("id", flat=True)
+    ) == ["driveway"]
+
+
+def test_seeding_twice_creates_nothing_new_and_prints_the_same_token():
+    first = seed()
+    before = counts()
+    second = seed()
+    assert counts() == before
+    token = Token.objects.get(user__username="pipeline").key
+    assert f"token {token}" in first
+    assert f"token {token}" in second
+
+
+def test_output_gives_every_credential():
+    out = seed()
+    assert "username admin  password lookout-admin" in out
+    assert "username viewer  password lookout-viewer" in out
+    assert "(cameras front_door, driveway)" in out
+    assert "Authorization: Token " in out
+
+
+def test_passwords_come_from_the_options_and_are_reset_on_a_rerun():
+    seed()
+    out = seed(admin_password="s3cret-admin", viewer_password="s3cret-viewer")
+    assert "password s3cret-admin" in out
+    assert "password s3cret-viewer" in out
+    assert get_user_model().objects.get(username="admin").check_password("s3cret-admin")
+    assert get_user_model().objects.get(username="viewer").check_password("s3cret-viewer")
+
+
+def test_passwords_default_to_the_environment(monkeypatch):
+    monkeypatch.setenv("LOOKOUT_ADMIN_PASSWORD", "from-env-admin")
+    assert "password from-env-admin" in seed()
+    assert get_user_model().objects.get(username="admin").check_password("from-env-admin")
+
+
+def test_seed_keeps_an_existing_camera_as_it_is(cameras):
+    seed()
+    assert Camera.objects.get(pk="garage").location == "Driveway"
+    assert Camera.objects.count() == 5
+
+
+def test_the_seed_function_returns_what_the_command_prints():
+    seeded = demo_household_seed(admin_password="a-pass", viewer_password="v-pass")
+    assert seeded["admin"] == {"username": "admin", "password": "a-pass"}
+    assert seeded["viewer"]["cameras"] == ["front_door", "driveway"]
+    assert seeded["pipeline"]["token"] == Token.objects.get(user__username="pipeline").key
+    assert seeded["cameras"] == ["front_door", "driveway", "backyard", "garage", "living_room"]
