@@ -1,0 +1,31 @@
+# `make run` and `make test` are the two set-up commands on a fresh Debian/Ubuntu with Python 3.11.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint system-deps
+
+# The stamps make pip run again only when a requirements file changes.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.run-deps: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+run: $(VENV)/.run-deps
+	$(BIN)/python manage.py run --demo
+
+test: $(VENV)/.dev-deps system-deps
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

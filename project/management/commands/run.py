@@ -1,0 +1,29 @@
+"""`manage.py run`: the embedded Lookout in one process (SPEC §7)."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from project import runner
+
+
+class Command(BaseCommand):
+    help = "Run Lookout in one process: migrate, optionally seed the demo, serve HTTP and WebSockets."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+        parser.add_argument("--demo", action="store_true", help="seed the demo household first")
+        parser.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations")
+
+    def handle(self, *args, host, port, demo, no_migrate, **options):
+        if not no_migrate:
+            runner.database_migrate()
+        seeded = runner.demo_seed() if demo else None
+
+        def announce() -> None:
+            self.stdout.write(runner.banner(host=host, port=port, demo=seeded))
+            self.stdout.flush()
+
+        try:
+            runner.serve(host=host, port=port, on_ready=announce)
+        except OSError as error:
+            raise CommandError(str(error)) from error

@@ -1,0 +1,70 @@
+"""The embedded runner (SPEC §7): migrate, seed the demo, serve HTTP and WebSockets with daphne in-process."""
+
+import secrets
+from collections.abc import Callable
+
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.management import call_command
+from django.db import connections
+
+from events.demo import demo_household_seed
+from realtime.consumers import MAX_FRAME_BYTES
+
+
+def database_migrate() -> None:
+    """Apply every pending migration, then free this thread's connection for the server's threads."""
+    call_command("migrate", interactive=False, verbosity=1)
+    connections.close_all()
+
+
+def demo_seed() -> dict:
+    """Seed the demo household with fresh passwords; returns what events.demo says about it."""
+    demo = demo_household_seed(
+        admin_password=secrets.token_urlsafe(9), viewer_password=secrets.token_urlsafe(9)
+    )
+    connections.close_all()
+    return demo
+
+
+def banner(*, host: str, port: int, demo: dict | None) -> str:
+    """What the runner prints once it listens: where to go and, for the demo, how to sign in."""
+    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    lines = [
+        f"Lookout is running at {base}/",
+        f"  admin:    {base}/admin/",
+        f"  API docs: {base}/api/docs/",
+    ]
+    if demo:
+        lines += [
+            f"  sign in:  {demo[role]['username']} / {demo[role]['password']}" for role in ("admin", "viewer")
+        ]
+        lines.append(f"  pipeline token: {demo['pipeline']['token']}")
+    lines.append("Stop with CONTROL-C.")
+    return "\n".join(lines)
+
+
+def application():
+    """project.asgi's application, with static files served even without DEBUG."""
+    from project.asgi import application as lookout_application
+
+    # The handler only takes HTTP requests under STATIC_URL; WebSockets pass through untouched.
+    return ASGIStaticFilesHandler(lookout_application)
+
+
+def serve(*, host: str, port: int, on_ready: Callable[[], None]) -> None:
+    """Serve until SIGINT or SIGTERM, the way daphne's own CLI does; raise if the port can't be bound."""
+    # daphne.server installs Twisted's asyncio reactor on import, so it is imported only here.
+    from daphne.endpoints import build_endpoint_description_strings
+    from daphne.server import Server
+
+    server = Server(
+        application=application(),
+        endpoints=build_endpoint_description_strings(host=host, port=port),
+        signal_handlers=True,
+        ready_callable=on_ready,
+        # SPEC §4: frames over 64 KiB close the connection with 1009 before they reach a consumer.
+        websocket_max_message_size=MAX_FRAME_BYTES,
+    )
+    server.run()
+    if server.abort_start:
+        raise OSError(f"could not listen on {host}:{port}")

@@ -1,0 +1,1 @@
+"""Test infrastructure: real Redis, PostgreSQL and daphne servers for pytest."""

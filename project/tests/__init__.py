@@ -1,0 +1,1 @@
+"""Tests of the project package: the test servers and the embedded runner."""
