@@ -96,10 +96,6 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"Event {self.pk} {self.camera_id} {self.risk_level} {self.risk_score}"
 
-    def _derive_risk_level(self) -> None:
-        if isinstance(self.risk_score, int) and 0 <= self.risk_score <= 100:
-            self.risk_level = risk_level_for(self.risk_score)
-
     def save(self, *args, **kwargs) -> None:
         self._derive_risk_level()
         if self.risk_score is not None:
@@ -107,6 +103,10 @@ class Event(models.Model):
             if update_fields is not None and "risk_score" in update_fields:
                 kwargs["update_fields"] = {*update_fields, "risk_level"}
         super().save(*args, **kwargs)
+
+    def _derive_risk_level(self) -> None:
+        if isinstance(self.risk_score, int) and 0 <= self.risk_score <= 100:
+            self.risk_level = risk_level_for(self.risk_score)
 
     def clean(self) -> None:
         self._derive_risk_level()  # before full_clean checks the constraints
