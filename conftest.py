@@ -84,14 +84,14 @@ def client_for(db):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache_and_strict_payloads(settings):
-    """Rate-limit budgets and used tickets live in the cache: every test starts clean.
-
-    A payload missing a required field raises here instead of being logged.
-    """
+def _test_settings(settings):
+    """Every test: a clean cache (rate-limit budgets, used tickets live there), strict payloads
+    (a missing required field raises instead of being logged), and a fast password hasher
+    (the standing users are created for every test)."""
     from django.core.cache import cache
 
     settings.REALTIME_STRICT_PAYLOADS = True
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
     yield
     cache.clear()

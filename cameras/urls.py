@@ -2,5 +2,8 @@
 
 from rest_framework.routers import SimpleRouter
 
+from cameras.api import CameraViewSet
+
 router = SimpleRouter()
+router.register("cameras", CameraViewSet, basename="camera")
 urlpatterns = router.urls

@@ -1,9 +1,13 @@
 """Reads with real queries: what a user may see of detections, events, alerts and jobs."""
 
-from django.db.models import QuerySet
+from collections import Counter
+
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncDay, TruncHour, TruncWeek
 
 from cameras.visibility import restrict_to_visible
 from events.models import Alert, Detection, Event, Job
+from events.risk import RiskLevel
 
 
 def detection_list(*, user) -> QuerySet[Detection]:
@@ -27,3 +31,60 @@ def job_list(*, user) -> QuerySet[Job]:
     """Staff see every job; others the jobs they started."""
     jobs = Job.objects.select_related("created_by")
     return jobs if user.is_staff else jobs.filter(created_by=user)
+
+
+def events_with_best_snapshot(events: QuerySet[Event]) -> QuerySet[Event]:
+    """Annotate `best_snapshot_id`: the event's highest-confidence detection that has a snapshot."""
+    best = (
+        Detection.objects.filter(event=OuterRef("pk"))
+        .exclude(snapshot="")
+        .exclude(snapshot__isnull=True)
+        .order_by("-confidence", "-detected_at", "-id")
+        .values("id")[:1]
+    )
+    return events.annotate(best_snapshot_id=Subquery(best))
+
+
+def event_stats(events: QuerySet[Event]) -> dict:
+    """Counts of `events` in total and by risk level, camera and object type (each level present)."""
+    events = events.order_by()
+    by_level = {level.value: 0 for level in RiskLevel}
+    by_level.update(events.values_list("risk_level").annotate(n=Count("id")))
+    by_camera = dict(events.values_list("camera_id").annotate(n=Count("id")).order_by("camera_id"))
+    by_object_type: Counter[str] = Counter()
+    # object_types is stored sorted and de-duplicated, so there are few distinct lists to expand.
+    for object_types, count in events.values_list("object_types").annotate(n=Count("id")):
+        for object_type in object_types:
+            by_object_type[object_type] += count
+    return {
+        "total": sum(by_level.values()),
+        "by_risk_level": by_level,
+        "by_camera": by_camera,
+        "by_object_type": dict(sorted(by_object_type.items())),
+    }
+
+
+TIMELINE_BUCKETS = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
+
+
+def event_timeline(events: QuerySet[Event], *, bucket: str) -> list[dict]:
+    """`events` counted per hour, day or week (in TIME_ZONE), oldest bucket first; empty ones left out."""
+    if bucket not in TIMELINE_BUCKETS:
+        raise ValueError(f"unknown bucket {bucket!r}, expected one of {', '.join(TIMELINE_BUCKETS)}")
+    level_counts = {level.value: Count("id", filter=Q(risk_level=level)) for level in RiskLevel}
+    rows = (
+        events.order_by()
+        .annotate(start=TIMELINE_BUCKETS[bucket]("started_at"))
+        .values("start")
+        .annotate(count=Count("id"), max_risk_score=Max("risk_score"), **level_counts)
+        .order_by("start")
+    )
+    return [
+        {
+            "start": row["start"],
+            "count": row["count"],
+            "max_risk_score": row["max_risk_score"],
+            "by_risk_level": {level.value: row[level.value] for level in RiskLevel},
+        }
+        for row in rows
+    ]
