@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import connections
 
 from events.demo import demo_household_seed
+from realtime.backpressure import with_probe
 from realtime.consumers import MAX_FRAME_BYTES
 
 
@@ -57,7 +58,13 @@ def serve(*, host: str, port: int, on_ready: Callable[[], None]) -> None:
     from daphne.endpoints import build_endpoint_description_strings
     from daphne.server import Server
 
-    server = Server(
+    class ProbingServer(Server):
+        """daphne, with each WebSocket scope able to tell how much its client has not read yet."""
+
+        def create_application(self, protocol, scope):
+            return super().create_application(protocol, with_probe(scope, protocol))
+
+    server = ProbingServer(
         application=application(),
         endpoints=build_endpoint_description_strings(host=host, port=port),
         signal_handlers=True,

@@ -1,13 +1,16 @@
 """The WebSocket protocol of SPEC §4: one consumer class, thin subclasses for the fixed endpoints."""
 
+import asyncio
 import logging
 import uuid
 
 import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.utils import timezone
 
+from realtime.backpressure import SCOPE_KEY
 from realtime.batcher import MessageBatcher
 from realtime.broadcast import CONTROL_GROUP, group_name
 from realtime.envelope import encode_frame
@@ -30,6 +33,7 @@ CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
 CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
+CLOSE_SLOW = 4008
 
 
 class ProtocolError(Exception):
@@ -137,8 +141,29 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.batcher.queue_message(meta["channel"], message["text"], self.send_text)
 
     async def send_text(self, text: str) -> None:
+        if self.slow_client():
+            return
         await self.send(text_data=text)
         stats.frames_sent += 1
+
+    def slow_client(self) -> bool:
+        """Whether this client stopped reading: past the bound it is closed (4008) and can resume."""
+        if not self.attached:
+            return False
+        probe = self.scope.get(SCOPE_KEY)
+        if probe is None or probe() <= settings.REALTIME_CLIENT_BUFFER_BYTES:
+            return False
+        stats.slow_clients_closed += 1
+        logger.warning("closing a slow client of %s (%s unread bytes)", self.endpoint, probe())
+        # Stop delivering at once; the close itself runs as its own task, after this send returns.
+        self.attached = False
+        asyncio.get_running_loop().create_task(self._close_slow())
+        return True
+
+    async def _close_slow(self) -> None:
+        self.attached = True
+        await self._release()
+        await self.close(code=CLOSE_SLOW)
 
     async def send_control(self, event_type: str, payload: dict, request_id=None) -> None:
         if request_id is not None:

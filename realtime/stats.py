@@ -11,7 +11,7 @@ class RealtimeStats:
     published: int = 0
     publish_failures: int = 0
     frames_sent: int = 0
-    messages_dropped_slow: int = 0
+    slow_clients_closed: int = 0
     connections: Counter = field(default_factory=Counter)  # endpoint → live connections
     users: Counter = field(default_factory=Counter)  # username → live connections
     total_connections: int = 0
@@ -23,6 +23,7 @@ class RealtimeStats:
             "published": self.published,
             "publish_failures": self.publish_failures,
             "frames_sent": self.frames_sent,
+            "slow_clients_closed": self.slow_clients_closed,
             "connections": {
                 "total": sum(self.connections.values()),
                 "by_endpoint": dict(self.connections),
