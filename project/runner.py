@@ -8,8 +8,6 @@ from django.core.management import call_command
 from django.db import connections
 
 from events.demo import demo_household_seed
-from realtime.backpressure import with_probe
-from realtime.consumers import MAX_FRAME_BYTES
 
 
 def database_migrate() -> None:
@@ -54,23 +52,15 @@ def application():
 
 def serve(*, host: str, port: int, on_ready: Callable[[], None]) -> None:
     """Serve until SIGINT or SIGTERM, the way daphne's own CLI does; raise if the port can't be bound."""
-    # daphne.server installs Twisted's asyncio reactor on import, so it is imported only here.
     from daphne.endpoints import build_endpoint_description_strings
-    from daphne.server import Server
 
-    class ProbingServer(Server):
-        """daphne, with each WebSocket scope able to tell how much its client has not read yet."""
+    from project.server import LookoutServer
 
-        def create_application(self, protocol, scope):
-            return super().create_application(protocol, with_probe(scope, protocol))
-
-    server = ProbingServer(
+    server = LookoutServer(
         application=application(),
         endpoints=build_endpoint_description_strings(host=host, port=port),
         signal_handlers=True,
         ready_callable=on_ready,
-        # SPEC §4: frames over 64 KiB close the connection with 1009 before they reach a consumer.
-        websocket_max_message_size=MAX_FRAME_BYTES,
     )
     server.run()
     if server.abort_start:

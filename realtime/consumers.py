@@ -267,26 +267,29 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.batcher.flush_all()
             channels = set(self.subscriptions) & DURABLE_CHANNELS
             replay = await database_sync_to_async(outbox_replay)(since=since, channels=channels)
-            if replay.gap:
-                await self.send_control(
-                    T.RESUME_GAP, {"since": since, "last_sequence": replay.last_sequence}, request_id
-                )
-                return
-            frames = {}
-            for envelope in replay.envelopes:
-                meta = envelope.meta()
-                if self.viewer.may_see(meta) and self.subscriptions[envelope.channel].allows(meta):
-                    frames[envelope.sequence] = envelope.text()
+            frames = {
+                envelope.sequence: envelope.text()
+                for envelope in replay.envelopes
+                if self.viewer.may_see(meta := envelope.meta())
+                and self.subscriptions[envelope.channel].allows(meta)
+            }
         finally:
             buffered, self.replay_buffer = self.replay_buffer, None
+        if replay.gap:
+            # The client reloads over REST; what arrived live meanwhile is still news to it.
+            await self.send_control(
+                T.RESUME_GAP, {"since": since, "last_sequence": replay.last_sequence}, request_id
+            )
+        replayed = len(frames)
         for sequence, text in buffered:
             frames.setdefault(sequence, text)
         for sequence in sorted(frames):
             await self.send_text(frames[sequence])
-        last = max([replay.last_sequence, *frames])
-        await self.send_control(
-            T.RESUME_COMPLETED, {"replayed": len(frames), "last_sequence": last}, request_id
-        )
+        if not replay.gap:
+            last = max([replay.last_sequence, *frames])
+            await self.send_control(
+                T.RESUME_COMPLETED, {"replayed": replayed, "last_sequence": last}, request_id
+            )
 
     ACTIONS = {
         "subscribe": action_subscribe,

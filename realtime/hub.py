@@ -16,12 +16,13 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from realtime.outbox import outbox_last_sequence
+from realtime.outbox import outbox_last_sequence, outbox_prune
 
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[dict], Awaitable[None]]
-# channels-redis forgets group members after a day (group_expiry); re-join well before that.
+# channels-redis forgets group members after a day (group_expiry): re-join well before that,
+# and prune the outbox past REALTIME_HISTORY_SECONDS at the same pace.
 GROUP_REFRESH_SECONDS = 3600
 
 
@@ -122,6 +123,8 @@ class Hub:
             async with self._lock:
                 for group in self.listeners:
                     await self.layer.group_add(group, self.channel_name)
+            # Every serving process prunes: the delete is idempotent, and no extra process is needed.
+            await database_sync_to_async(outbox_prune)()
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()

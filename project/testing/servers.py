@@ -7,6 +7,7 @@ them through scripts/install-system-deps.sh, so a silent skip would only hide a 
 import contextlib
 import ctypes
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -282,6 +283,24 @@ class DaphneServer:
         """Run `manage.py <args>` against this server's database and settings."""
         return manage(self.env, *args)
 
+    def seed_demo(self) -> dict[str, str]:
+        """Seed the demo household in this server's database; the API token of each demo user by name."""
+        done = self.manage("shell", "--no-imports", "-c", SEED_DEMO_SCRIPT)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# Idempotent, like the demo itself: every server sharing a database gets the same tokens.
+SEED_DEMO_SCRIPT = """
+import json
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from events.demo import demo_household_seed
+demo = demo_household_seed(admin_password="lookout-admin", viewer_password="lookout-viewer")
+names = [demo[role]["username"] for role in ("admin", "viewer", "pipeline")]
+users = get_user_model().objects.filter(username__in=names)
+print(json.dumps({user.username: Token.objects.get_or_create(user=user)[0].key for user in users}))
+"""
+
 
 @pytest.fixture(scope="session")
 def start_daphne(spawn, tmp_path_factory) -> Callable[..., DaphneServer]:
@@ -291,8 +310,18 @@ def start_daphne(spawn, tmp_path_factory) -> Callable[..., DaphneServer]:
         server_env = django_env(tmp_path_factory.mktemp("lookout-data"), env)
         manage(server_env, "migrate", "--noinput")
         port = free_port()
-        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        process = spawn("daphne", [*argv, "project.asgi:application"], cwd=BASE_DIR, env=server_env)
+        # The server we ship (daphne with Lookout's frame limit, close codes and slow-client probe).
+        argv = [
+            sys.executable,
+            "manage.py",
+            "run",
+            "--no-migrate",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        process = spawn("daphne", argv, cwd=BASE_DIR, env=server_env)
         server = DaphneServer(process, port=port, env=server_env)
         process.wait_until(lambda: answers_200(f"{server.base_url}/healthz"), what="answering /healthz")
         return server
