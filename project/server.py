@@ -1,4 +1,7 @@
-"""daphne as Lookout runs it: 64 KiB frames, RFC close codes 1008/1009, and an unread-bytes probe.
+"""daphne as Lookout runs it: RFC close codes 1008/1009, and an unread-bytes probe.
+
+The 64 KiB frame limit is the consumer's (it closes with 1009): daphne's own limit (1 MiB by
+default) makes autobahn drop the TCP connection, which a client sees as 1006, so it stays a backstop.
 
 Imported only when serving: daphne.server installs Twisted's asyncio reactor on import.
 """
@@ -7,7 +10,7 @@ from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 
 from realtime.backpressure import with_probe
-from realtime.consumers import CLOSE_POLICY, CLOSE_TOO_BIG, MAX_FRAME_BYTES
+from realtime.consumers import CLOSE_POLICY, CLOSE_TOO_BIG
 
 
 class LookoutWebSocketProtocol(WebSocketProtocol):
@@ -27,9 +30,6 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
 
 class LookoutServer(Server):
     """daphne, with each WebSocket scope able to tell how much its client has not read yet."""
-
-    def __init__(self, **kwargs):
-        super().__init__(websocket_max_message_size=MAX_FRAME_BYTES, **kwargs)
 
     def run(self):
         # daphne builds its WebSocketFactory inside run() from the class attribute.
