@@ -1,0 +1,80 @@
+"""Scale-out (SPEC §7): two daphne processes on one PostgreSQL and one Redis act as one hub."""
+
+import asyncio
+
+import pytest
+
+from realtime.tests.test_e2e import Api, assert_resume_delivered, collect_resumed, resume, ws_open
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres]
+
+# Run in instance B's environment: a third process (a management shell) raising an alert.
+RAISE_ALERT = """
+from django.utils import timezone
+from cameras.models import Camera
+from events.services import alert_raise, event_record
+event = event_record(
+    camera=Camera.objects.get(pk="driveway"), started_at=timezone.now(), risk_score=85, summary="Car idling"
+)
+print(alert_raise(event=event, rule=None, message="Car in the driveway at night").pk)
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(start_daphne, redis_url, postgres_url):
+    """(instance A, instance B, the demo's tokens): same DATABASE_URL and REDIS_URL."""
+    env = {"REDIS_URL": redis_url, "DATABASE_URL": postgres_url}
+    a, b = start_daphne(env), start_daphne(env)
+    yield a, b, a.seed_demo()
+    b.stop()
+    a.stop()
+
+
+@pytest.fixture
+def api_on_b(cluster):
+    """Open keep-alive connections to instance B with a token; all are closed at the end."""
+    opened: list[Api] = []
+
+    def open_api(token: str) -> Api:
+        opened.append(Api(cluster[1].base_url, token))
+        return opened[-1]
+
+    yield open_api
+    for api in opened:
+        api.close()
+
+
+async def test_an_event_posted_to_b_reaches_a_client_of_a(cluster, api_on_b):
+    a, _, tokens = cluster
+    pipeline = api_on_b(tokens["pipeline"])
+    async with ws_open(a, "/ws/events/", token=tokens["viewer"]) as socket:
+        event_id = await asyncio.to_thread(pipeline.post_event, "Visitor at the door")
+        frame = await socket.frame_of("event.created", id=event_id)
+    assert frame["payload"]["camera_id"] == "front_door"
+
+
+async def test_an_alert_acknowledged_on_b_reaches_an_alerts_client_of_a(cluster, api_on_b):
+    a, b, tokens = cluster
+    admin = api_on_b(tokens["admin"])
+    async with ws_open(a, "/ws/alerts/", token=tokens["viewer"]) as socket:
+        done = await asyncio.to_thread(b.manage, "shell", "--no-imports", "-c", RAISE_ALERT)
+        alert_id = int(done.stdout.strip().splitlines()[-1])
+        await socket.frame_of("alert.created", id=alert_id)
+        status, alert = await asyncio.to_thread(admin.request, "POST", f"/api/alerts/{alert_id}/acknowledge/")
+        assert status == 200, alert
+        frame = await socket.frame_of("alert.acknowledged", id=alert_id)
+    assert frame["channel"] == "alerts"
+    assert frame["payload"]["status"] == "acknowledged"
+
+
+async def test_resume_on_a_replays_the_events_written_through_b(cluster, api_on_b):
+    a, _, tokens = cluster
+    async with ws_open(a, "/ws/events/", token=tokens["admin"]) as socket:
+        since = socket.established["payload"]["last_sequence"]
+    pipeline = api_on_b(tokens["pipeline"])
+    missed = [await asyncio.to_thread(pipeline.post_event, f"While A was away #{n}") for n in range(5)]
+    async with ws_open(a, "/ws/events/", token=tokens["admin"]) as socket:
+        await resume(socket, since)
+        frames, completed_at = await collect_resumed(socket, set(missed))
+    assert_resume_delivered(frames, completed_at, since=since, missed=missed, posted=missed)
+    assert completed_at == len(frames)  # all of them came in the replay, none live
