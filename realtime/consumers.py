@@ -58,6 +58,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.viewer: Viewer | None = None
         self.replay_buffer: list[tuple[int, str]] | None = None
         self.attached = False
+        self.too_slow = False
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -141,27 +142,24 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.batcher.queue_message(meta["channel"], message["text"], self.send_text)
 
     async def send_text(self, text: str) -> None:
-        if self.slow_client():
+        if self.too_slow or self._stopped_reading():
             return
         await self.send(text_data=text)
         stats.frames_sent += 1
 
-    def slow_client(self) -> bool:
-        """Whether this client stopped reading: past the bound it is closed (4008) and can resume."""
-        if not self.attached:
-            return False
+    def _stopped_reading(self) -> bool:
+        """Past REALTIME_CLIENT_BUFFER_BYTES unread, close the client (4008); it comes back with resume."""
         probe = self.scope.get(SCOPE_KEY)
         if probe is None or probe() <= settings.REALTIME_CLIENT_BUFFER_BYTES:
             return False
+        self.too_slow = True  # from here on nothing more is queued for it
         stats.slow_clients_closed += 1
         logger.warning("closing a slow client of %s (%s unread bytes)", self.endpoint, probe())
-        # Stop delivering at once; the close itself runs as its own task, after this send returns.
-        self.attached = False
-        asyncio.get_running_loop().create_task(self._close_slow())
+        # Closing awaits the hub, which may be delivering to us right now: do it in a task of its own.
+        self.closer = asyncio.get_running_loop().create_task(self._close_slow())
         return True
 
     async def _close_slow(self) -> None:
-        self.attached = True
         await self._release()
         await self.close(code=CLOSE_SLOW)
 
