@@ -126,21 +126,6 @@ async def _group_send_all(frames: list[tuple[str, dict]]) -> None:
         await layer.group_send(group, {**message, "group": group})
 
 
-async def apublish(event_type: str, payload: dict) -> None:
-    """Publish an ephemeral message from async code (system monitor, enrichment progress)."""
-    if is_durable(event_type):
-        raise ValueError(f"{event_type} is durable: publish it from the writing transaction")
-    envelope = _envelope(Message(event_type, payload), timezone.now())
-    if envelope is not None:
-        try:
-            await _group_send_all([(group_name(envelope.channel), _delivery(envelope))])
-        except Exception:
-            stats.publish_failures += 1
-            logger.exception("channel layer unavailable: %s not delivered", event_type)
-        else:
-            stats.published += 1
-
-
 def notify_visibility_changed() -> None:
     """Tell every connection, after commit, to recompute which cameras its user may see."""
     message = {"type": DELIVERY_TYPE, "control": "visibility"}

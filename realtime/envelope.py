@@ -1,6 +1,6 @@
 """The envelope every server frame is: built once, serialized once with orjson."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
@@ -18,7 +18,6 @@ class Envelope:
     correlation_id: str | None = None
     camera_id: str = ""
     owner_id: int | None = None
-    extra_meta: dict = field(default_factory=dict)
 
     def text(self) -> str:
         """The frame, as clients receive it."""

@@ -95,8 +95,6 @@ class Hub:
         while True:
             try:
                 message = await self.layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 logger.exception("channel layer receive failed; retrying in 1 s")
                 await asyncio.sleep(1)

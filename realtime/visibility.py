@@ -1,7 +1,5 @@
 """What a connected user may see, computed once per connection (and again when grants change)."""
 
-from django.core.exceptions import ValidationError
-
 from cameras.visibility import visible_camera_ids
 from events.models import Job
 from realtime.subscriptions import Viewer
@@ -14,11 +12,7 @@ def viewer_for(user) -> Viewer:
 
 def job_visible_to(job_id: str, user) -> bool | None:
     """None if there is no such job; otherwise whether `user` may follow it."""
-    try:
-        owner = Job.objects.filter(pk=job_id).values_list("created_by_id", flat=True)
-        found = list(owner[:1])
-    except ValidationError:
-        return None
+    found = list(Job.objects.filter(pk=job_id).values_list("created_by_id", flat=True)[:1])
     if not found:
         return None
     return user.is_staff or found[0] == user.pk
