@@ -21,13 +21,20 @@ from realtime.payloads import (
 IGNORED_FIELDS = {"updated_at", "created_at"}
 
 
-def _remember_previous(sender, instance, **kwargs) -> None:
+def _remember_previous(sender, instance, update_fields=None, **kwargs) -> None:
     """Keep the stored values, so post_save can tell what changed (and from what)."""
     if instance._state.adding:
         instance._realtime_previous = None
         return
     fields = [f.attname for f in sender._meta.concrete_fields if f.attname not in IGNORED_FIELDS]
-    instance._realtime_previous = sender.objects.filter(pk=instance.pk).values(*fields).first()
+    if update_fields is not None:
+        # Only these can change: a heartbeat reads back one column, not the whole row.
+        fields = [
+            name for name in fields if name in update_fields or name.removesuffix("_id") in update_fields
+        ]
+    instance._realtime_previous = (
+        sender.objects.filter(pk=instance.pk).values(*fields).first() if fields else {}
+    )
 
 
 def _changed_fields(instance) -> dict:
