@@ -122,6 +122,8 @@ if REDIS_URL:
             },
         }
     }
+    # Shared across server processes: handshake budgets and single-use tickets.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {
         "default": {
@@ -129,6 +131,7 @@ else:
             "CONFIG": {"capacity": envint("CHANNEL_LAYER_CAPACITY", 5000), "expiry": 30},
         }
     }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -193,6 +196,11 @@ REALTIME_CONNECT_RATE = envint("REALTIME_CONNECT_RATE", 100)
 REALTIME_TICKET_SECONDS = envint("REALTIME_TICKET_SECONDS", 60)
 # Bytes a client may leave unread before it is closed with 4008 (it comes back with `resume`).
 REALTIME_CLIENT_BUFFER_BYTES = envint("REALTIME_CLIENT_BUFFER_BYTES", 1024 * 1024)
+# How far before `since` a resume replays (live delivery from two processes may interleave).
+REALTIME_RESUME_OVERLAP_SECONDS = envint("REALTIME_RESUME_OVERLAP_SECONDS", 5)
+REALTIME_REPLAY_LIMIT = envint("REALTIME_REPLAY_LIMIT", 10_000)
+# A missing required payload field is a programming error: raise where it can be fixed, log in production.
+REALTIME_STRICT_PAYLOADS = envbool("REALTIME_STRICT_PAYLOADS", DEBUG)
 
 LOGGING = {
     "version": 1,
@@ -202,13 +210,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": envstr("ACCESS_LOG_LEVEL", "WARNING")}},
 }
-REALTIME_RESUME_OVERLAP_SECONDS = envint("REALTIME_RESUME_OVERLAP_SECONDS", 5)
-REALTIME_REPLAY_LIMIT = envint("REALTIME_REPLAY_LIMIT", 10_000)
-# A missing required payload field is a programming error: raise where it can be fixed, log in production.
-REALTIME_STRICT_PAYLOADS = envbool("REALTIME_STRICT_PAYLOADS", DEBUG)
-
-if REDIS_URL:
-    # Shared across server processes: handshake budgets and single-use tickets.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
