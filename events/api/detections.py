@@ -1,8 +1,8 @@
 """The detections API: filtered lists, single or bulk posts from a pipeline, snapshots behind visibility."""
 
-import json
 import mimetypes
 
+import orjson
 from django.conf import settings
 from django.http import FileResponse, Http404
 from django.urls import reverse
@@ -36,13 +36,20 @@ def snapshot_url(request, detection_id: int | None) -> str | None:
     return request.build_absolute_uri(reverse("detection-snapshot", args=[detection_id]))
 
 
+def bbox_value(column: str, **kwargs) -> serializers.IntegerField:
+    """A bbox value limited as its model column is: 0 up to what the database's integer holds."""
+    # The model field's validators carry the backend's range (2**31 - 1 on PostgreSQL,
+    # 2**63 - 1 on SQLite); past it the INSERT fails instead of answering a field error.
+    return serializers.IntegerField(validators=Detection._meta.get_field(column).validators, **kwargs)
+
+
 class BoundingBoxSerializer(serializers.Serializer):
     """A bounding box in pixels."""
 
-    x = serializers.IntegerField(min_value=0)
-    y = serializers.IntegerField(min_value=0)
-    width = serializers.IntegerField(min_value=1)
-    height = serializers.IntegerField(min_value=1)
+    x = bbox_value("bbox_x")
+    y = bbox_value("bbox_y")
+    width = bbox_value("bbox_width", min_value=1)
+    height = bbox_value("bbox_height", min_value=1)
 
     def get_value(self, dictionary):
         # In a multipart upload the box comes as one JSON text field, or as bbox.x, bbox.y, ...
@@ -51,7 +58,8 @@ class BoundingBoxSerializer(serializers.Serializer):
             if not text:
                 return None
             try:
-                return json.loads(text)
+                # orjson, like the JSON body parser: a deeply nested text is an error, not a RecursionError.
+                return orjson.loads(text)
             except ValueError:
                 return text
         return super().get_value(dictionary)

@@ -11,11 +11,11 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from cameras.visibility import cameras_visible_to
-from events.api.errors import Conflict
 from events.jobs import EXPORT_FORMATS, JobStateError, job_cancel, job_export_file
 from events.models import Job, JobStatus, JobType
 from events.selectors import job_list
 from events.services import job_create
+from project.api_errors import Conflict
 
 
 class StrictParamsSerializer(serializers.Serializer):
