@@ -54,7 +54,10 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class EventWriteSerializer(serializers.Serializer):
-    """An event posted by a pipeline that scores it itself; risk_level follows from risk_score."""
+    """An event posted by a pipeline that scores it itself; risk_level follows from risk_score.
+
+    Event.clean (through event_record's full_clean) refuses an end before the start.
+    """
 
     camera_id = CameraIdField(source="camera", write_perm="events.add_event")
     started_at = serializers.DateTimeField()
@@ -65,12 +68,6 @@ class EventWriteSerializer(serializers.Serializer):
     object_types = serializers.ListField(
         child=serializers.CharField(max_length=OBJECT_TYPE_MAX_LENGTH), required=False, max_length=50
     )
-
-    def validate(self, attrs: dict) -> dict:
-        ended_at = attrs.get("ended_at")
-        if ended_at is not None and ended_at < attrs["started_at"]:
-            raise serializers.ValidationError({"ended_at": "An event cannot end before it starts."})
-        return attrs
 
 
 class EventReviewSerializer(serializers.Serializer):
