@@ -26,7 +26,8 @@ def call(url: str, token: str, body: dict | None = None) -> tuple[int, dict, dic
 
 @pytest.fixture(scope="module")
 def server(start_daphne, postgres_url):
-    return start_daphne({"DATABASE_URL": postgres_url})
+    # Persistent connections: the harder recovery, as each one dies with the server restart.
+    return start_daphne({"DATABASE_URL": postgres_url, "DATABASE_CONN_MAX_AGE": "60"})
 
 
 @pytest.fixture(scope="module")
