@@ -38,8 +38,10 @@ def snapshot_url(request, detection_id: int | None) -> str | None:
 
 def bbox_value(column: str, **kwargs) -> serializers.IntegerField:
     """A bbox value limited as its model column is: 0 up to what the database's integer holds."""
-    # The model field's validators carry the backend's range (2**31 - 1 on PostgreSQL,
-    # 2**63 - 1 on SQLite); past it the INSERT fails instead of answering a field error.
+    # The rule is the model field's: its validators carry the backend's range (2**31 - 1 on
+    # PostgreSQL, 2**63 - 1 on SQLite) and the service's full_clean() enforces them for every
+    # caller. Reused here, the error names the value as the client sent it (bbox.x, and its
+    # row in a bulk post) rather than the column.
     return serializers.IntegerField(validators=Detection._meta.get_field(column).validators, **kwargs)
 
 
