@@ -2,7 +2,6 @@
 
 import mimetypes
 
-import orjson
 from django.conf import settings
 from django.http import FileResponse, Http404
 from django.urls import reverse
@@ -24,6 +23,7 @@ from events.filters import DetectionFilter
 from events.models import Detection
 from events.selectors import detection_list
 from events.services import detection_ingest
+from project.parsers import json_loads
 
 # A camera frame is a few hundred KiB; anything far larger is not a snapshot.
 SNAPSHOT_MAX_BYTES = 5 * 1024 * 1024
@@ -60,8 +60,8 @@ class BoundingBoxSerializer(serializers.Serializer):
             if not text:
                 return None
             try:
-                # orjson, like the JSON body parser: a deeply nested text is an error, not a RecursionError.
-                return orjson.loads(text)
+                # As the JSON body parser reads: a deeply nested text is invalid, not a RecursionError.
+                return json_loads(text)
             except ValueError:
                 return text
         return super().get_value(dictionary)

@@ -11,8 +11,17 @@ from events.models import AlertRule, Detection, Event, Job
 from events.services import detection_ingest
 from events.tests.factories import make_alert, make_event, make_job, make_rule
 from project.api_errors import model_validation_error
+from project.parsers import JSON_MAX_DEPTH
 
-DEEP_JSON = '{"a":' * 100_000 + "1" + "}" * 100_000
+
+def nested(depth: int) -> str:
+    """A JSON object nested `depth` levels deep."""
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+# Deeper than orjson's own limit, and deeper than Python's recursion limit (1000) but within
+# orjson's (1024): there, repr() and str() of the parsed value in DRF fields would recurse.
+DEPTHS = [100_000, 1_000]
 STORED = (Camera, Detection, Event, AlertRule, Job)
 
 
@@ -56,24 +65,48 @@ JSON_WRITES = [
 ]
 
 
+@pytest.mark.parametrize("depth", DEPTHS)
 @pytest.mark.parametrize(("method", "url"), JSON_WRITES)
-def test_deeply_nested_json_answers_400_and_stores_nothing(client_for, owner, household, method, url):
+def test_deeply_nested_json_answers_400_and_stores_nothing(client_for, owner, household, method, url, depth):
     before = stored_rows()
     response = client_for(owner).generic(
-        method.upper(), url.format(**household), DEEP_JSON, content_type="application/json"
+        method.upper(), url.format(**household), nested(depth), content_type="application/json"
     )
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("JSON parse error - depth limit exceeded")
+    assert response.json()["detail"].startswith("JSON parse error - ")
     assert stored_rows() == before
 
 
-def test_a_deeply_nested_box_in_a_multipart_detection_answers_400(client_for, pipeline, cameras):
+@pytest.mark.parametrize(
+    "body",
+    [
+        f'{{"job_type": {nested(1_000)}}}',
+        f'{{"job_type": "export", "params": {{"format": {nested(1_000)}}}}}',
+        f'{{"job_type": "export", "params": {{"camera": [{nested(1_000)}]}}}}',
+    ],
+    ids=["job_type", "params-format", "params-camera"],
+)
+def test_a_deeply_nested_value_inside_a_body_answers_400(client_for, owner, household, body):
+    before = stored_rows()
+    response = client_for(owner).generic("POST", "/api/jobs/", body, content_type="application/json")
+    assert (response.status_code, list(response.json())) == (400, ["detail"])
+    assert stored_rows() == before
+
+
+def test_json_nested_up_to_the_limit_is_parsed(client_for, owner, household):
+    body = f'{{"job_type": "export", "params": {{"camera": {nested(JSON_MAX_DEPTH - 2)}}}}}'
+    response = client_for(owner).generic("POST", "/api/jobs/", body, content_type="application/json")
+    assert (response.status_code, response.json()) == (400, {"params": {"camera": ["Not a valid string."]}})
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_a_deeply_nested_box_in_a_multipart_detection_answers_400(client_for, pipeline, cameras, depth):
     payload = {
         "camera_id": "front_door",
         "object_type": "person",
         "confidence": "0.9",
         "detected_at": "2026-11-23T10:00:00Z",
-        "bbox": DEEP_JSON,
+        "bbox": nested(depth),
     }
     response = client_for(pipeline).post("/api/detections/", payload, format="multipart")
     assert (response.status_code, list(response.json())) == (400, ["bbox"])
