@@ -1,7 +1,6 @@
 """Query-string filters of the detections and events lists (and of the events stats and timeline)."""
 
 import json
-from datetime import UTC
 
 import django_filters
 from django import forms
@@ -11,6 +10,7 @@ from django_filters.fields import IsoDateTimeField
 
 from events.models import Detection, Event
 from events.risk import RiskLevel
+from project.datetimes import validate_storable_datetime
 
 # A filter value that does not parse answers 400 with the field's error (DjangoFilterBackend
 # raises): a client must never get unfiltered rows while believing they are filtered.
@@ -37,19 +37,9 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
 
 
 class StorableIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 time that the database can compare: its UTC value is within years 1–9999."""
+    """An ISO 8601 time that the database can compare (a naive one is in TIME_ZONE)."""
 
-    def to_python(self, value):
-        value = super().to_python(value)
-        if value is not None:
-            try:
-                # SQLite stores times in UTC: 9999-12-31T23:59:59-01:00 is year 10000 there.
-                value.astimezone(UTC)
-            except OverflowError as error:
-                raise ValidationError(
-                    "Out of range: must be within years 1–9999 in UTC.", code="overflow"
-                ) from error
-        return value
+    default_validators = [validate_storable_datetime]
 
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -23,6 +23,7 @@ from events.filters import DetectionFilter
 from events.models import Detection
 from events.selectors import detection_list
 from events.services import detection_ingest
+from project.datetimes import StorableDateTimeField
 from project.parsers import json_loads
 
 # A camera frame is a few hundred KiB; anything far larger is not a snapshot.
@@ -114,7 +115,7 @@ class DetectionWriteSerializer(serializers.Serializer):
     camera_id = CameraIdField(source="camera", write_perm="events.add_detection")
     object_type = serializers.CharField(max_length=Detection._meta.get_field("object_type").max_length)
     confidence = ConfidenceField()
-    detected_at = serializers.DateTimeField()
+    detected_at = StorableDateTimeField()
     bbox = BoundingBoxSerializer(required=False, allow_null=True)
     snapshot = serializers.ImageField(required=False, allow_null=True)
 

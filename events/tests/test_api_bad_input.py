@@ -254,3 +254,45 @@ def test_a_models_whole_object_error_is_a_non_field_error():
     assert error.detail == {"non_field_errors": ["A box needs four values."]}
     error = model_validation_error(ValidationError({"__all__": ["No."], "name": ["Too long."]}))
     assert error.detail == {"non_field_errors": ["No."], "name": ["Too long."]}
+
+
+# A time that is year 10000 in UTC (local time west of UTC, at the very end of year 9999)
+
+LATE = "9999-12-31T23:00:00"  # naive: read in TIME_ZONE
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "errors"),
+    [
+        (
+            "/api/events/",
+            {"camera_id": "front_door", "started_at": LATE, "risk_score": 5, "summary": "Late"},
+            {"started_at": ["Out of range: must be within years 1–9999 in UTC."]},
+        ),
+        (
+            "/api/detections/",
+            {"camera_id": "front_door", "object_type": "cat", "confidence": 0.5, "detected_at": LATE},
+            {"detected_at": ["Out of range: must be within years 1–9999 in UTC."]},
+        ),
+        (
+            "/api/jobs/",
+            {"job_type": "export", "params": {"started_before": LATE}},
+            {"params": {"started_before": ["Out of range: must be within years 1–9999 in UTC."]}},
+        ),
+    ],
+    ids=["event", "detection", "job"],
+)
+def test_a_local_time_past_year_9999_in_utc_answers_400_and_stores_nothing(
+    client_for, owner, household, settings, url, body, errors
+):
+    settings.TIME_ZONE = "America/New_York"
+    before = stored_rows()
+    response = client_for(owner).post(url, body, format="json")
+    assert (response.status_code, response.json()) == (400, errors)
+    assert stored_rows() == before
+
+
+def test_a_local_time_past_year_9999_in_utc_is_refused_as_a_filter(client_for, owner, household, settings):
+    settings.TIME_ZONE = "America/New_York"
+    response = client_for(owner).get(f"/api/events/?started_before={LATE}")
+    assert (response.status_code, list(response.json())) == (400, ["started_before"])
