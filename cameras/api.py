@@ -1,7 +1,7 @@
 """The cameras API: everyone reads the cameras they may see, staff manage them, pipelines heartbeat."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
@@ -46,9 +46,10 @@ class CameraViewSet(viewsets.ModelViewSet):
             return CameraUpdateSerializer
         return CameraSerializer
 
-    @extend_schema(request=None, responses=CameraSerializer, summary="Record a heartbeat from the camera")
+    @extend_schema(request=None, responses={204: None}, summary="Record a heartbeat from the camera")
     @action(detail=True, methods=["post"])
     def heartbeat(self, request, pk=None):
         """The camera is alive: last_seen_at moves to now and an offline camera comes online."""
-        camera = camera_heartbeat(camera=self.get_object())
-        return Response(CameraSerializer(camera, context=self.get_serializer_context()).data)
+        # No body: a pipeline account may heartbeat cameras it is not allowed to read.
+        camera_heartbeat(camera=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

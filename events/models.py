@@ -139,8 +139,13 @@ class AlertRule(models.Model):
         return self.name
 
     def clean(self) -> None:
-        if (self.active_from is None) != (self.active_until is None):
-            raise ValidationError("Active hours need both a start and an end, or neither.")
+        # Hours are local wall-clock times in TIME_ZONE. A start after the end wraps past
+        # midnight (22:00–06:00); an equal start and end mean the whole day (events/rules.py).
+        both_or_neither = "Active hours need both a start and an end, or neither."
+        if self.active_from is None and self.active_until is not None:
+            raise ValidationError({"active_from": both_or_neither})
+        if self.active_until is None and self.active_from is not None:
+            raise ValidationError({"active_until": both_or_neither})
 
 
 class AlertStatus(models.TextChoices):

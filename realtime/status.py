@@ -1,4 +1,4 @@
-"""The realtime part of /api/system/status/: live connections, delivery counters, batcher metrics."""
+"""The realtime part of /api/system/status/: live connections, delivery counters, batcher metrics (staff)."""
 
 from collections import Counter
 
@@ -20,6 +20,11 @@ def batcher_counters(batcher) -> Counter:
     """The additive counters of one batcher (not its pending count or efficiency ratio)."""
     metrics = batcher.get_metrics()
     return Counter({key: metrics[key] for key in COUNTER_KEYS})
+
+
+def connections_of(user) -> int:
+    """How many live WebSocket connections `user` has on this process."""
+    return stats.users[user.get_username()]
 
 
 def realtime_status() -> dict:

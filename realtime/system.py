@@ -1,9 +1,15 @@
-"""The system status snapshot: health, GPU (null figures without one), queues, cameras, realtime."""
+"""The system status snapshot: health, GPU (null figures without one), queues, cameras, realtime.
 
-from django.db.models import Count
+Staff see the household: every camera, every live connection by endpoint and by user. Other
+users see the cameras they may see and their own connections; who else is connected, from
+where, and how many cameras the household has are not theirs to know.
+"""
+
+from django.db.models import Count, QuerySet
 
 from cameras.models import Camera
-from realtime.status import realtime_status
+from cameras.visibility import cameras_visible_to
+from realtime.status import connections_of, realtime_status
 
 
 def gpu_stats() -> dict:
@@ -11,24 +17,32 @@ def gpu_stats() -> dict:
     return {"utilization": None, "memory_used": None, "memory_total": None, "temperature": None}
 
 
-def camera_counts() -> dict:
-    """Cameras by status, and how many are enabled."""
-    by_status = dict(Camera.objects.values_list("status").annotate(n=Count("id")).order_by())
+def camera_counts(cameras: QuerySet[Camera]) -> dict:
+    """The given cameras by status, and how many of them are enabled."""
+    by_status = dict(cameras.values_list("status").annotate(n=Count("id")).order_by())
     return {
         "total": sum(by_status.values()),
         "by_status": by_status,
-        "enabled": Camera.objects.filter(enabled=True).count(),
+        "enabled": cameras.filter(enabled=True).count(),
     }
 
 
-def system_status() -> dict:
-    """Everything /api/system/status/ reports."""
-    cameras = camera_counts()
+def system_status(*, user) -> dict:
+    """Everything /api/system/status/ reports to `user` (household-wide figures for staff only)."""
+    # A plain queryset by id: the grants join of cameras_visible_to would count a camera
+    # granted both directly and through a group twice in the GROUP BY.
+    cameras = camera_counts(Camera.objects.filter(pk__in=cameras_visible_to(user).values("pk")))
     offline = cameras["by_status"].get("offline", 0) + cameras["by_status"].get("error", 0)
+    yours = {"connections": {"yours": connections_of(user)}}
+    if user.is_staff:
+        realtime = realtime_status()
+        realtime["connections"] |= yours["connections"]
+    else:
+        realtime = yours
     return {
         "health": "degraded" if offline else "healthy",
         "gpu": gpu_stats(),
         "cameras": cameras,
         "queue": {"queues": {}, "total_queued": 0, "total_processing": 0},
-        "realtime": realtime_status(),
+        "realtime": realtime,
     }

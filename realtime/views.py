@@ -27,8 +27,8 @@ class TicketView(APIView):
 
 
 class SystemStatusView(APIView):
-    """GET: health, GPU, queues, cameras, live connections and batcher metrics."""
+    """GET: health, GPU, queues, cameras, live connections and batcher metrics (household-wide for staff)."""
 
     @extend_schema(responses=inline_serializer("SystemStatus", {"health": serializers.CharField()}))
     def get(self, request):
-        return Response(system_status())
+        return Response(system_status(user=request.user))

@@ -8,11 +8,11 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from events.api.errors import Conflict
 from events.models import Alert, AlertRule, AlertStatus, Event
 from events.risk import RiskLevel
 from events.selectors import alert_list
 from events.services import AlertTransitionError, alert_acknowledge, alert_dismiss, alert_resolve
+from project.api_errors import Conflict
 
 
 class AlertFilter(filters.FilterSet):

@@ -1,6 +1,5 @@
 """The detections API: filtered lists, single or bulk posts from a pipeline, snapshots behind visibility."""
 
-import json
 import mimetypes
 
 from django.conf import settings
@@ -24,6 +23,8 @@ from events.filters import DetectionFilter
 from events.models import Detection
 from events.selectors import detection_list
 from events.services import detection_ingest
+from project.datetimes import StorableDateTimeField
+from project.parsers import json_loads
 
 # A camera frame is a few hundred KiB; anything far larger is not a snapshot.
 SNAPSHOT_MAX_BYTES = 5 * 1024 * 1024
@@ -36,13 +37,22 @@ def snapshot_url(request, detection_id: int | None) -> str | None:
     return request.build_absolute_uri(reverse("detection-snapshot", args=[detection_id]))
 
 
+def bbox_value(column: str, **kwargs) -> serializers.IntegerField:
+    """A bbox value limited as its model column is: 0 up to what the database's integer holds."""
+    # The rule is the model field's: its validators carry the backend's range (2**31 - 1 on
+    # PostgreSQL, 2**63 - 1 on SQLite) and the service's full_clean() enforces them for every
+    # caller. Reused here, the error names the value as the client sent it (bbox.x, and its
+    # row in a bulk post) rather than the column.
+    return serializers.IntegerField(validators=Detection._meta.get_field(column).validators, **kwargs)
+
+
 class BoundingBoxSerializer(serializers.Serializer):
     """A bounding box in pixels."""
 
-    x = serializers.IntegerField(min_value=0)
-    y = serializers.IntegerField(min_value=0)
-    width = serializers.IntegerField(min_value=1)
-    height = serializers.IntegerField(min_value=1)
+    x = bbox_value("bbox_x")
+    y = bbox_value("bbox_y")
+    width = bbox_value("bbox_width", min_value=1)
+    height = bbox_value("bbox_height", min_value=1)
 
     def get_value(self, dictionary):
         # In a multipart upload the box comes as one JSON text field, or as bbox.x, bbox.y, ...
@@ -51,7 +61,8 @@ class BoundingBoxSerializer(serializers.Serializer):
             if not text:
                 return None
             try:
-                return json.loads(text)
+                # As the JSON body parser reads: a deeply nested text is invalid, not a RecursionError.
+                return json_loads(text)
             except ValueError:
                 return text
         return super().get_value(dictionary)
@@ -104,7 +115,7 @@ class DetectionWriteSerializer(serializers.Serializer):
     camera_id = CameraIdField(source="camera", write_perm="events.add_detection")
     object_type = serializers.CharField(max_length=Detection._meta.get_field("object_type").max_length)
     confidence = ConfidenceField()
-    detected_at = serializers.DateTimeField()
+    detected_at = StorableDateTimeField()
     bbox = BoundingBoxSerializer(required=False, allow_null=True)
     snapshot = serializers.ImageField(required=False, allow_null=True)
 

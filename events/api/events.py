@@ -15,6 +15,7 @@ from events.filters import EventFilter
 from events.models import Detection, Event
 from events.selectors import event_list, event_stats, event_timeline, events_with_best_snapshot
 from events.services import EVENT_EDITABLE_FIELDS, event_delete, event_record, event_update
+from project.datetimes import StorableDateTimeField
 
 OBJECT_TYPE_MAX_LENGTH = Detection._meta.get_field("object_type").max_length
 
@@ -54,23 +55,20 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class EventWriteSerializer(serializers.Serializer):
-    """An event posted by a pipeline that scores it itself; risk_level follows from risk_score."""
+    """An event posted by a pipeline that scores it itself; risk_level follows from risk_score.
+
+    Event.clean (through event_record's full_clean) refuses an end before the start.
+    """
 
     camera_id = CameraIdField(source="camera", write_perm="events.add_event")
-    started_at = serializers.DateTimeField()
-    ended_at = serializers.DateTimeField(required=False, allow_null=True)
+    started_at = StorableDateTimeField()
+    ended_at = StorableDateTimeField(required=False, allow_null=True)
     risk_score = serializers.IntegerField(min_value=0, max_value=100)
     summary = serializers.CharField(max_length=2000)
     reasoning = serializers.CharField(required=False, allow_blank=True, max_length=10000)
     object_types = serializers.ListField(
         child=serializers.CharField(max_length=OBJECT_TYPE_MAX_LENGTH), required=False, max_length=50
     )
-
-    def validate(self, attrs: dict) -> dict:
-        ended_at = attrs.get("ended_at")
-        if ended_at is not None and ended_at < attrs["started_at"]:
-            raise serializers.ValidationError({"ended_at": "An event cannot end before it starts."})
-        return attrs
 
 
 class EventReviewSerializer(serializers.Serializer):

@@ -11,11 +11,12 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from cameras.visibility import cameras_visible_to
-from events.api.errors import Conflict
 from events.jobs import EXPORT_FORMATS, JobStateError, job_cancel, job_export_file
 from events.models import Job, JobStatus, JobType
 from events.selectors import job_list
 from events.services import job_create
+from project.api_errors import Conflict
+from project.datetimes import StorableDateTimeField
 
 
 class StrictParamsSerializer(serializers.Serializer):
@@ -36,8 +37,8 @@ class ExportParamsSerializer(StrictParamsSerializer):
 
     camera = serializers.CharField(required=False, help_text="A camera id.")
     min_risk_score = serializers.IntegerField(min_value=0, max_value=100, required=False)
-    started_after = serializers.DateTimeField(required=False)
-    started_before = serializers.DateTimeField(required=False)
+    started_after = StorableDateTimeField(required=False)
+    started_before = StorableDateTimeField(required=False)
     format = serializers.ChoiceField(choices=sorted(EXPORT_FORMATS), default="csv")
 
     def validate_camera(self, value: str) -> str:
@@ -49,8 +50,8 @@ class ExportParamsSerializer(StrictParamsSerializer):
 class ReanalyzeParamsSerializer(StrictParamsSerializer):
     """The time range whose events are scored again."""
 
-    started_after = serializers.DateTimeField()
-    started_before = serializers.DateTimeField()
+    started_after = StorableDateTimeField()
+    started_before = StorableDateTimeField()
 
 
 PARAMS_SERIALIZERS = {JobType.EXPORT: ExportParamsSerializer, JobType.REANALYZE: ReanalyzeParamsSerializer}

@@ -1,12 +1,13 @@
 """Alert rules API: staff only, validation, CRUD through the services, and the dry run."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from events.models import AlertRule
+from events.rules import active_at
 from events.tests.factories import make_event, make_rule
 
 URL = "/api/alert-rules/"
@@ -135,7 +136,8 @@ def test_unknown_rule_is_a_404(client_for, owner, db):
         ({"object_types": [""]}, "object_types"),
         ({"active_until": None}, "active_until"),
         ({"active_from": None}, "active_from"),
-        ({"active_until": "22:00"}, "active_until"),
+        ({"active_until": "06:00Z"}, "active_until"),
+        ({"active_from": "22:00:00+02:00"}, "active_from"),
         ({"active_from": "25:00"}, "active_from"),
         ({"cooldown_seconds": -5}, "cooldown_seconds"),
         ({"enabled": "maybe"}, "enabled"),
@@ -162,6 +164,37 @@ def test_patching_only_one_active_hour_onto_a_rule_without_hours_is_a_400(client
     assert list(response.json()) == ["active_until"]
     rule.refresh_from_db()
     assert rule.active_from is None
+
+
+def test_a_time_with_an_offset_is_refused_as_hours_are_local_times(client_for, owner, settings, cameras):
+    settings.TIME_ZONE = "Europe/Berlin"
+    response = client_for(owner).post(URL, {**VALID, "active_from": "07:36:57Z"}, format="json")
+    assert response.json() == {
+        "active_from": [
+            "Active hours are local wall-clock times in TIME_ZONE (Europe/Berlin): "
+            "give the time without an offset, e.g. 22:00."
+        ]
+    }
+    assert AlertRule.objects.count() == 0
+
+
+def test_equal_start_and_end_hours_mean_the_whole_day(client_for, owner, cameras):
+    response = client_for(owner).post(
+        URL, {**VALID, "active_from": "08:00", "active_until": "08:00"}, format="json"
+    )
+    assert response.status_code == 201
+    rule = AlertRule.objects.get()
+    for hour in (0, 7, 8, 23):
+        at = timezone.make_aware(datetime(2026, 11, 23, hour, 30))
+        assert active_at(rule=rule, at=at), hour
+
+
+def test_a_rule_active_all_day_by_equal_hours_can_be_patched(client_for, owner, db):
+    rule = make_rule("All day", active_from=time(8), active_until=time(8))
+    response = client_for(owner).patch(f"{URL}{rule.pk}/", {"name": "Around the clock"}, format="json")
+    assert (response.status_code, response.json()["active_until"]) == (200, "08:00:00")
+    rule.refresh_from_db()
+    assert rule.name == "Around the clock"
 
 
 def test_missing_name_is_a_400(client_for, owner, db):

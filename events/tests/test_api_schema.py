@@ -98,9 +98,14 @@ def test_the_risk_level_of_an_event_is_read_only(schema):
     assert "risk_level" not in schema["components"]["schemas"]["EventWriteRequest"]["properties"]
 
 
-def test_the_heartbeat_takes_no_body_and_answers_the_camera(schema):
+def test_the_heartbeat_takes_no_body_and_answers_204_without_one(schema):
     operation = schema["paths"]["/api/cameras/{id}/heartbeat/"]["post"]
     assert "requestBody" not in operation
-    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Camera"
-    }
+    assert list(operation["responses"]) == ["204"]
+    assert "content" not in operation["responses"]["204"]
+
+
+@pytest.mark.parametrize("path", ["/api/events/", "/api/alerts/", "/api/jobs/", "/api/alert-rules/"])
+def test_page_size_is_documented_with_the_range_the_api_accepts(schema, path):
+    (page_size,) = [p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "page_size"]
+    assert page_size["schema"] == {"type": "integer", "minimum": 1, "maximum": 500}

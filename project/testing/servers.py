@@ -186,9 +186,29 @@ def _postgres_answers(port: int) -> bool:
         return False
 
 
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (trust auth, fsync off) that a test may stop and start again."""
+
+    def __init__(self, spawn: Callable[..., ManagedProcess], argv: list[str], port: int, as_postgres: dict):
+        self._spawn, self._argv, self._options = spawn, argv, as_postgres
+        self.port = port
+        self.url = f"postgresql://{POSTGRES_USER}@127.0.0.1:{port}/lookout"
+        self.process: ManagedProcess | None = None
+
+    def start(self) -> None:
+        """Start the server on its data directory and port; returns once it accepts connections."""
+        # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every client to disconnect.
+        self.process = self._spawn("postgres", self._argv, stop_signal=signal.SIGINT, **self._options)
+        self.process.wait_until(lambda: _postgres_answers(self.port), what="accepting connections")
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: open connections are cut); its data stays."""
+        self.process.stop()
+
+
 @pytest.fixture(scope="session")
-def postgres_url(spawn) -> Iterator[str]:
-    """postgresql://… of a database in a throwaway cluster (trust auth, fsync off) for this session."""
+def postgres_server(spawn) -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for this session with an empty `lookout` database."""
     import psycopg
 
     bin_dir = _postgres_bin_dir()
@@ -204,15 +224,20 @@ def postgres_url(spawn) -> Iterator[str]:
         pytest.fail(f"initdb failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     settings = ["listen_addresses=127.0.0.1", "fsync=off", "synchronous_commit=off", "full_page_writes=off"]
     argv = [str(bin_dir / "postgres"), "-D", str(data_dir), "-p", str(port), "-k", str(base)]
-    # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every client to disconnect.
     argv += [arg for setting in settings for arg in ("-c", setting)]
-    process = spawn("postgres", argv, stop_signal=signal.SIGINT, **as_postgres)
-    process.wait_until(lambda: _postgres_answers(port), what="accepting connections")
+    server = PostgresServer(spawn, argv, port, as_postgres)
+    server.start()
     with psycopg.connect(f"postgresql://{POSTGRES_USER}@127.0.0.1:{port}/postgres", autocommit=True) as conn:
         conn.execute("CREATE DATABASE lookout")
-    yield f"postgresql://{POSTGRES_USER}@127.0.0.1:{port}/lookout"
-    process.stop()
+    yield server
+    server.stop()
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server) -> str:
+    """postgresql://… of a database in the session's throwaway cluster."""
+    return postgres_server.url
 
 
 # Django: manage.py and daphne in subprocesses
