@@ -69,6 +69,15 @@ async def recovery(socket, missed: int) -> tuple[float, dict]:
     return live_at, heartbeat
 
 
+async def hub_status(server, token: str) -> dict:
+    """The realtime part of the server's /api/system/status/."""
+    status, body = await asyncio.to_thread(
+        http_get, f"{server.base_url}/api/system/status/", {"Authorization": f"Token {token}"}
+    )
+    assert status == 200, body
+    return json.loads(body)["realtime"]
+
+
 @pytest.fixture(scope="module")
 def restart_cluster(start_daphne, restartable_redis, postgres_url):
     """Two instances on PostgreSQL and a Redis that restarts under them: (A, B, tokens, Redis)."""
@@ -111,6 +120,10 @@ async def test_after_a_redis_restart_clients_of_both_instances_get_live_frames_a
             # The heartbeat sent on recovery shows the client that it missed something.
             assert heartbeat["payload"]["last_sequence"] >= missed_sequence
     api.close()
+    for server in (a, b):
+        hub = (await hub_status(server, tokens["admin"]))["hub"]
+        assert hub["failures"]["receive"] >= 1
+        assert hub["rejoins"] >= 1
 
 
 @pytest.fixture(scope="module")
@@ -133,11 +146,7 @@ async def test_heartbeats_come_back_after_a_postgres_restart(blip_server):
         await asyncio.to_thread(postgres.start)
         frame = await socket.frame_of("heartbeat", timeout=RECOVERY_TIMEOUT)
         assert frame["payload"]["last_sequence"] >= 0
-    status, body = await asyncio.to_thread(
-        http_get, f"{daphne.base_url}/api/system/status/", {"Authorization": f"Token {tokens['admin']}"}
-    )
-    assert status == 200, body
-    assert json.loads(body)["realtime"]["hub"]["failures"]["heartbeat"] >= 1
+    assert (await hub_status(daphne, tokens["admin"]))["hub"]["failures"]["heartbeat"] >= 1
 
 
 GROUP_EXPIRY = 2
