@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from cameras.models import Camera
 
 # Real Redis, PostgreSQL and daphne servers on loopback, started and stopped by the tests.
-pytest_plugins = ["project.testing.servers"]
+pytest_plugins = ["project.testing.servers", "project.testing.outages"]
 
 
 @pytest.fixture

@@ -118,6 +118,9 @@ if REDIS_URL:
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
                 "capacity": envint("CHANNEL_LAYER_CAPACITY", 5000),
                 "expiry": 30,
+                # A killed instance's hub leaves the groups this long after its last refresh (live
+                # hubs re-join four times within it); the others push to its channel until then.
+                "group_expiry": envint("CHANNEL_LAYER_GROUP_EXPIRY", 120),
                 "prefix": envstr("CHANNEL_LAYER_PREFIX", "lookout"),
             },
         }

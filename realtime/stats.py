@@ -16,6 +16,8 @@ class RealtimeStats:
     users: Counter = field(default_factory=Counter)  # username → live connections
     total_connections: int = 0
     batcher_totals: Counter = field(default_factory=Counter)
+    hub_failures: Counter = field(default_factory=Counter)  # hub loop (receive, heartbeat, …) → failed runs
+    hub_rejoins: int = 0  # re-joins of every group after the channel layer failed (a Redis restart)
 
     def snapshot(self) -> dict:
         """A JSON-ready copy."""
@@ -30,6 +32,7 @@ class RealtimeStats:
                 "by_user": dict(self.users),
                 "opened_since_start": self.total_connections,
             },
+            "hub": {"failures": dict(self.hub_failures), "rejoins": self.hub_rejoins},
         }
 
 
