@@ -22,7 +22,7 @@ from realtime.ratelimit import TokenBucket
 from realtime.stats import stats
 from realtime.status import batcher_counters
 from realtime.subscriptions import CHANNELS, FilterError, Filters, Viewer, parse_filters
-from realtime.visibility import job_visible_to, viewer_for
+from realtime.visibility import job_visible_to, viewer_for, viewer_recheck
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.viewer: Viewer | None = None
         self.replay_buffer: list[tuple[int, str]] | None = None
         self.attached = False
-        self.too_slow = False
+        self.closing = False  # set when we close the socket ourselves: nothing more is sent
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -67,7 +67,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # --- connection lifecycle -------------------------------------------------------------------
 
     async def connect(self) -> None:
-        user = self.scope["user"]
+        # Kept apart from scope["user"] (which the stats count by name): refreshed when the user changes.
+        self.user = user = self.scope["user"]
         self.connection_id = uuid.uuid4().hex
         self.viewer = await database_sync_to_async(viewer_for)(user)
         self.bucket = TokenBucket(rate=20, burst=40)
@@ -130,7 +131,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def deliver(self, message: dict) -> None:
         """A message from the hub: filter it for this user and forward the ready text."""
         if message.get("control") == "visibility":
-            self.viewer = await database_sync_to_async(viewer_for)(self.scope["user"])
+            await self._visibility_changed(message.get("user_id"))
             return
         meta = message["meta"]
         filters = self.subscriptions.get(meta["channel"])
@@ -141,8 +142,21 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         await self.batcher.queue_message(meta["channel"], message["text"], self.send_text)
 
+    async def _visibility_changed(self, user_id: int | None) -> None:
+        """Grants changed (user_id None) or this user did: recompute, or close if they may not connect now."""
+        if user_id is None:
+            self.viewer = await database_sync_to_async(viewer_for)(self.user)
+        elif user_id == self.viewer.user_id:
+            rechecked = await database_sync_to_async(viewer_recheck)(self.scope)
+            if rechecked is None:
+                logger.info("closing a connection of %s: user or credential revoked", self.endpoint)
+                self._close_soon(CLOSE_FORBIDDEN)
+            else:
+                self.user, self.viewer = rechecked
+        # A notice about another user costs this connection nothing.
+
     async def send_text(self, text: str) -> None:
-        if self.too_slow or self._stopped_reading():
+        if self.closing or self._stopped_reading():
             return
         await self.send(text_data=text)
         stats.frames_sent += 1
@@ -152,16 +166,20 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         probe = self.scope.get(SCOPE_KEY)
         if probe is None or probe() <= settings.REALTIME_CLIENT_BUFFER_BYTES:
             return False
-        self.too_slow = True  # from here on nothing more is queued for it
         stats.slow_clients_closed += 1
         logger.warning("closing a slow client of %s (%s unread bytes)", self.endpoint, probe())
-        # Closing awaits the hub, which may be delivering to us right now: do it in a task of its own.
-        self.closer = asyncio.get_running_loop().create_task(self._close_slow())
+        self._close_soon(CLOSE_SLOW)
         return True
 
-    async def _close_slow(self) -> None:
+    def _close_soon(self, code: int) -> None:
+        """Send nothing more and close with `code`."""
+        self.closing = True
+        # Closing awaits the hub, which may be delivering to us right now: do it in a task of its own.
+        self.closer = asyncio.get_running_loop().create_task(self._close_released(code))
+
+    async def _close_released(self, code: int) -> None:
         await self._release()
-        await self.close(code=CLOSE_SLOW)
+        await self.close(code=code)
 
     async def send_control(self, event_type: str, payload: dict, request_id=None) -> None:
         if request_id is not None:
