@@ -1,8 +1,10 @@
 """WebSocket handshake rules: origin, handshake rate, and who is connecting (ticket, token, cookie).
 
-Everything refused here is refused before accept, which daphne answers with HTTP 403.
+Everything refused here is refused before accept, which daphne answers with HTTP 403 (503
+while the database or the cache is down, under the server Lookout ships).
 """
 
+import logging
 from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +19,10 @@ from django.utils.crypto import constant_time_compare
 from rest_framework.authtoken.models import Token
 
 from realtime.ratelimit import handshake_allowed
+from realtime.refusals import CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage, refuse
 from realtime.tickets import ticket_redeem
+
+logger = logging.getLogger(__name__)
 
 
 def origin_allowed(origin: bytes) -> bool:
@@ -99,13 +104,18 @@ class HandshakeMiddleware(BaseMiddleware):
         headers = dict(scope.get("headers", ()))
         origin = headers.get(b"origin")
         client = scope.get("client") or ("unknown", 0)
-        refused = (origin is not None and not origin_allowed(origin)) or not await handshake_allowed(
-            client[0], per_minute=settings.REALTIME_CONNECT_RATE
-        )
         user = None
-        if not refused:
-            # A cookie rides along on any cross-site request: only trust it with a checked Origin.
-            user, method, credential = await authenticate(scope, cookie_allowed=origin is not None)
+        try:
+            refused = (origin is not None and not origin_allowed(origin)) or not await handshake_allowed(
+                client[0], per_minute=settings.REALTIME_CONNECT_RATE
+            )
+            if not refused:
+                # A cookie rides along on any cross-site request: only trust it with a checked Origin.
+                user, method, credential = await authenticate(scope, cookie_allowed=origin is not None)
+        except OUTAGE_ERRORS as error:
+            # An outage, not a bug: one line in the log, and the client may retry later.
+            logger.warning("refusing a WebSocket handshake: %s", outage(error))
+            return await refuse(receive, send, CLOSE_UNAVAILABLE)
         if user is None:
             return await WebsocketDenier()(scope, receive, send)
         scope = {**scope, "user": user, "auth_method": method, "auth_credential": credential}

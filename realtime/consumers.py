@@ -19,6 +19,7 @@ from realtime.event_types import WebSocketEventType as T
 from realtime.hub import get_hub
 from realtime.outbox import outbox_last_sequence, outbox_replay
 from realtime.ratelimit import TokenBucket
+from realtime.refusals import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage
 from realtime.stats import stats
 from realtime.status import batcher_counters
 from realtime.subscriptions import CHANNELS, FilterError, Filters, Viewer, parse_filters
@@ -31,7 +32,6 @@ MAX_FRAME_BYTES = 64 * 1024
 FLOOD_TOLERANCE = 40
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
-CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
 CLOSE_SLOW = 4008
 
@@ -68,23 +68,35 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         # Kept apart from scope["user"] (which the stats count by name): refreshed when the user changes.
-        self.user = user = self.scope["user"]
+        self.user = self.scope["user"]
         self.connection_id = uuid.uuid4().hex
-        self.viewer = await database_sync_to_async(viewer_for)(user)
         self.bucket = TokenBucket(rate=20, burst=40)
         self.flood_strikes = 0
         self.batcher = MessageBatcher(batch_interval_ms=100, max_batch_size=50, batch_channels={"detections"})
         self.hub = get_hub()
-        await self.accept()
-        if not await self.admit():
-            return
+        try:
+            await self._open()
+        except OUTAGE_ERRORS as error:
+            # An outage, not a bug: one line in the log. Before accept this refuses the handshake.
+            logger.warning("closing a connection of %s: %s", self.endpoint, outage(error))
+            self.closing = True
+            await self._close_released(CLOSE_UNAVAILABLE)
+
+    async def _open(self) -> None:
+        user = self.user
+        self.viewer = await database_sync_to_async(viewer_for)(user)
         self.attached = True
-        await self.hub.attach(self)
-        await self.hub.join(CONTROL_GROUP, self.deliver)
-        await self.batcher.start()
         stats.connections[self.endpoint] += 1
         stats.users[user.get_username()] += 1
         stats.total_connections += 1
+        # Joined before accept, so that a channel layer outage refuses the handshake. The control
+        # group only carries notices, which send nothing before accept.
+        await self.hub.join(CONTROL_GROUP, self.deliver)
+        await self.accept()
+        if not await self.admit():
+            return
+        await self.hub.attach(self)
+        await self.batcher.start()
         for channel in self.initial_channels:
             await self._subscribe(channel, self.initial_filters())
         await self.send_control(
@@ -113,10 +125,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if not getattr(self, "attached", False):
             return
         self.attached = False
-        for channel in list(self.subscriptions):
-            await self.hub.leave(group_name(channel), self.deliver)
+        for group in [*map(group_name, self.subscriptions), CONTROL_GROUP]:
+            try:
+                await self.hub.leave(group, self.deliver)
+            except OUTAGE_ERRORS as error:
+                # The hub has dropped our listener already; only the layer's membership is left over.
+                logger.warning("leaving %s: %s", group, outage(error))
         self.subscriptions.clear()
-        await self.hub.leave(CONTROL_GROUP, self.deliver)
         await self.batcher.stop()
         await self.hub.detach(self)
         stats.batcher_totals.update(batcher_counters(self.batcher))
