@@ -159,16 +159,23 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def _visibility_changed(self, user_id: int | None) -> None:
         """Grants changed (user_id None) or this user did: recompute, or close if they may not connect now."""
-        if user_id is None:
-            self.viewer = await database_sync_to_async(viewer_for)(self.user)
-        elif user_id == self.viewer.user_id:
+        if user_id is not None and user_id != self.viewer.user_id:
+            return  # a notice about another user costs this connection nothing
+        try:
+            if user_id is None:
+                self.viewer = await database_sync_to_async(viewer_for)(self.user)
+                return
             rechecked = await database_sync_to_async(viewer_recheck)(self.scope)
-            if rechecked is None:
-                logger.info("closing a connection of %s: user or credential revoked", self.endpoint)
-                self._close_soon(CLOSE_FORBIDDEN)
-            else:
-                self.user, self.viewer = rechecked
-        # A notice about another user costs this connection nothing.
+        except OUTAGE_ERRORS as error:
+            # Fail closed: the change may take a grant away, and it cannot be read now.
+            logger.warning("closing a connection of %s on a grant change: %s", self.endpoint, outage(error))
+            self._close_soon(CLOSE_UNAVAILABLE)
+            return
+        if rechecked is None:
+            logger.info("closing a connection of %s: user or credential revoked", self.endpoint)
+            self._close_soon(CLOSE_FORBIDDEN)
+        else:
+            self.user, self.viewer = rechecked
 
     async def send_text(self, text: str) -> None:
         if self.closing or self._stopped_reading():

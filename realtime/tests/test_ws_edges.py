@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from project.testing.servers import free_port
+from project.testing.servers import free_port, manage
 
 pytestmark = pytest.mark.e2e
 
@@ -157,19 +157,64 @@ async def test_a_handshake_while_redis_is_down_is_refused_with_503_and_no_traceb
         relay.cut()
 
 
-@pytest.mark.postgres
-async def test_a_handshake_while_postgresql_is_down_is_refused_with_503_and_no_traceback(
-    start_daphne, postgres_url
-):
+def edges_database(postgres_url: str) -> str:
+    """postgresql://… of a database of these tests' own, on the session's PostgreSQL."""
     target = urlsplit(postgres_url)
     with psycopg.connect(target._replace(path="/postgres").geturl(), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'lookout_edges'").fetchone():
             conn.execute("CREATE DATABASE lookout_edges")
-    relay = TcpRelay(target.port)
-    database_url = f"postgresql://{target.username}@127.0.0.1:{relay.port}/lookout_edges"
-    server = start_daphne({"DATABASE_URL": database_url, "REALTIME_CONNECT_RATE": "100000"})
+    return target._replace(path="/lookout_edges").geturl()
+
+
+def via(relay: TcpRelay, url: str) -> str:
+    target = urlsplit(url)
+    return target._replace(netloc=f"{target.username}@127.0.0.1:{relay.port}").geturl()
+
+
+@pytest.mark.postgres
+async def test_a_handshake_while_postgresql_is_down_is_refused_with_503_and_no_traceback(
+    start_daphne, postgres_url
+):
+    database_url = edges_database(postgres_url)
+    relay = TcpRelay(urlsplit(database_url).port)
+    server = start_daphne({"DATABASE_URL": via(relay, database_url), "REALTIME_CONNECT_RATE": "100000"})
     try:
         await assert_outage_refused_then_recovered(server, relay, server.seed_demo()["admin"])
+    finally:
+        server.stop()
+        relay.cut()
+
+
+STAFF_TOGGLE = """
+from django.contrib.auth import get_user_model
+user = get_user_model().objects.get(username="viewer")
+user.is_staff = not user.is_staff
+user.save()
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_a_user_change_that_cannot_be_checked_during_an_outage_closes_the_socket(
+    start_daphne, postgres_url, redis_url
+):
+    database_url = edges_database(postgres_url)
+    relay = TcpRelay(urlsplit(database_url).port)
+    env = {"REDIS_URL": redis_url, "CHANNEL_LAYER_PREFIX": "edges-recheck"}
+    server = start_daphne({**env, "DATABASE_URL": via(relay, database_url)})
+    headers = {"Authorization": f"Token {server.seed_demo()['viewer']}"}
+    try:
+        async with connect(f"{server.ws_url}/ws/events/", additional_headers=headers) as ws:
+            assert "connection.established" in await asyncio.wait_for(ws.recv(), ARRIVAL_TIMEOUT)
+            relay.cut()
+            # The change commits on the database itself: only this server has lost it.
+            direct = {**server.env, "DATABASE_URL": database_url}
+            await asyncio.to_thread(manage, direct, "shell", "--no-imports", "-c", STAFF_TOGGLE)
+            with pytest.raises(ConnectionClosed) as closed:
+                async with asyncio.timeout(ARRIVAL_TIMEOUT):
+                    while True:
+                        await ws.recv()
+        assert closed.value.rcvd.code == 4503
     finally:
         server.stop()
         relay.cut()
