@@ -1,8 +1,11 @@
 """WebSocket handshake rules: origin, handshake rate, and who is connecting (ticket, token, cookie).
 
-Everything refused here is refused before accept, which daphne answers with HTTP 403.
+Everything refused here is refused before accept, which daphne answers with HTTP 403 (503
+while the database or the cache is down, under the server Lookout ships).
 """
 
+import logging
+from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user
@@ -10,12 +13,16 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.http.request import split_domain_port, validate_host
+from django.utils.crypto import constant_time_compare
 from rest_framework.authtoken.models import Token
 
 from realtime.ratelimit import handshake_allowed
+from realtime.refusals import CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage, refuse
 from realtime.tickets import ticket_redeem
+
+logger = logging.getLogger(__name__)
 
 
 def origin_allowed(origin: bytes) -> bool:
@@ -40,23 +47,54 @@ def _user_by_id(user_id: int):
 
 
 async def authenticate(scope, *, cookie_allowed: bool):
-    """(user, method) for the handshake, or (None, reason)."""
+    """(user, method, credential) for the handshake, or (None, reason, None).
+
+    The credential (token key, session key) is what `credential_user` checks again later.
+    """
     headers = dict(scope.get("headers", ()))
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if "ticket" in query:
         user_id = await ticket_redeem(query["ticket"][0])
         user = await _user_by_id(user_id) if user_id is not None else None
-        return (user, "ticket") if user else (None, "invalid or used ticket")
+        return (user, "ticket", None) if user else (None, "invalid or used ticket", None)
     authorization = headers.get(b"authorization", b"").decode("latin-1")
     if authorization:
         scheme, _, key = authorization.partition(" ")
-        user = await _token_user(key.strip()) if scheme.lower() == "token" and key.strip() else None
-        return (user, "token") if user else (None, "invalid token")
+        key = key.strip()
+        user = await _token_user(key) if scheme.lower() == "token" and key else None
+        return (user, "token", key) if user else (None, "invalid token", None)
     if cookie_allowed and "session" in scope:
         user = await get_user(scope)
         if user.is_authenticated:
-            return user, "session"
-    return None, "not authenticated"
+            return user, "session", scope["session"].session_key
+    return None, "not authenticated", None
+
+
+def credential_user(*, user_id: int, method: str, credential: str | None):
+    """The user as stored now, if the credential a socket was opened with still admits them; else None.
+
+    A token socket needs its token; a session socket needs its session, unchanged password
+    hash included (Django's own session check, without its write). A ticket was good once:
+    its socket needs only an active user.
+    """
+    if method == "token":
+        token = Token.objects.select_related("user").filter(key=credential, user_id=user_id).first()
+        user = token.user if token else None
+    elif method == "session":
+        user = _session_user(credential, user_id)
+    else:
+        user = get_user_model().objects.filter(pk=user_id).first()
+    return user if user is not None and user.is_active else None
+
+
+def _session_user(session_key: str | None, user_id: int):
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    if session_key is None or str(session.get(SESSION_KEY)) != str(user_id):
+        return None
+    user = get_user_model().objects.filter(pk=user_id).first()
+    session_hash = session.get(HASH_SESSION_KEY) or ""
+    hashes = (user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()) if user else ()
+    return user if any(constant_time_compare(session_hash, h) for h in hashes) else None
 
 
 class HandshakeMiddleware(BaseMiddleware):
@@ -66,13 +104,19 @@ class HandshakeMiddleware(BaseMiddleware):
         headers = dict(scope.get("headers", ()))
         origin = headers.get(b"origin")
         client = scope.get("client") or ("unknown", 0)
-        refused = (origin is not None and not origin_allowed(origin)) or not await handshake_allowed(
-            client[0], per_minute=settings.REALTIME_CONNECT_RATE
-        )
         user = None
-        if not refused:
-            # A cookie rides along on any cross-site request: only trust it with a checked Origin.
-            user, method = await authenticate(scope, cookie_allowed=origin is not None)
+        try:
+            refused = (origin is not None and not origin_allowed(origin)) or not await handshake_allowed(
+                client[0], per_minute=settings.REALTIME_CONNECT_RATE
+            )
+            if not refused:
+                # A cookie rides along on any cross-site request: only trust it with a checked Origin.
+                user, method, credential = await authenticate(scope, cookie_allowed=origin is not None)
+        except OUTAGE_ERRORS as error:
+            # An outage, not a bug: one line in the log, and the client may retry later.
+            logger.warning("refusing a WebSocket handshake: %s", outage(error))
+            return await refuse(receive, send, CLOSE_UNAVAILABLE)
         if user is None:
             return await WebsocketDenier()(scope, receive, send)
-        return await super().__call__({**scope, "user": user, "auth_method": method}, receive, send)
+        scope = {**scope, "user": user, "auth_method": method, "auth_credential": credential}
+        return await super().__call__(scope, receive, send)

@@ -126,7 +126,10 @@ async def _group_send_all(frames: list[tuple[str, dict]]) -> None:
         await layer.group_send(group, {**message, "group": group})
 
 
-def notify_visibility_changed() -> None:
-    """Tell every connection, after commit, to recompute which cameras its user may see."""
-    message = {"type": DELIVERY_TYPE, "control": "visibility"}
+def notify_visibility_changed(*, user_id: int | None = None) -> None:
+    """Tell every connection, after commit, to recompute which cameras its user may see.
+
+    With `user_id`, only that user's connections act: they re-read the user and their credential.
+    """
+    message = {"type": DELIVERY_TYPE, "control": "visibility", "user_id": user_id}
     transaction.on_commit(lambda: send_frames([(CONTROL_GROUP, message)]))

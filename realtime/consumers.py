@@ -19,10 +19,11 @@ from realtime.event_types import WebSocketEventType as T
 from realtime.hub import get_hub
 from realtime.outbox import outbox_last_sequence, outbox_replay
 from realtime.ratelimit import TokenBucket
+from realtime.refusals import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage
 from realtime.stats import stats
 from realtime.status import batcher_counters
 from realtime.subscriptions import CHANNELS, FilterError, Filters, Viewer, parse_filters
-from realtime.visibility import job_visible_to, viewer_for
+from realtime.visibility import job_visible_to, viewer_for, viewer_recheck
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,6 @@ MAX_FRAME_BYTES = 64 * 1024
 FLOOD_TOLERANCE = 40
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
-CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
 CLOSE_SLOW = 4008
 
@@ -58,7 +58,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.viewer: Viewer | None = None
         self.replay_buffer: list[tuple[int, str]] | None = None
         self.attached = False
-        self.too_slow = False
+        self.closing = False  # set when we close the socket ourselves: nothing more is sent
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -67,23 +67,36 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # --- connection lifecycle -------------------------------------------------------------------
 
     async def connect(self) -> None:
-        user = self.scope["user"]
+        # Kept apart from scope["user"] (which the stats count by name): refreshed when the user changes.
+        self.user = self.scope["user"]
         self.connection_id = uuid.uuid4().hex
-        self.viewer = await database_sync_to_async(viewer_for)(user)
         self.bucket = TokenBucket(rate=20, burst=40)
         self.flood_strikes = 0
         self.batcher = MessageBatcher(batch_interval_ms=100, max_batch_size=50, batch_channels={"detections"})
         self.hub = get_hub()
-        await self.accept()
-        if not await self.admit():
-            return
+        try:
+            await self._open()
+        except OUTAGE_ERRORS as error:
+            # An outage, not a bug: one line in the log. Before accept this refuses the handshake.
+            logger.warning("closing a connection of %s: %s", self.endpoint, outage(error))
+            self.closing = True
+            await self._close_released(CLOSE_UNAVAILABLE)
+
+    async def _open(self) -> None:
+        user = self.user
+        self.viewer = await database_sync_to_async(viewer_for)(user)
         self.attached = True
-        await self.hub.attach(self)
-        await self.hub.join(CONTROL_GROUP, self.deliver)
-        await self.batcher.start()
         stats.connections[self.endpoint] += 1
         stats.users[user.get_username()] += 1
         stats.total_connections += 1
+        # Joined before accept, so that a channel layer outage refuses the handshake. The control
+        # group only carries notices, which send nothing before accept.
+        await self.hub.join(CONTROL_GROUP, self.deliver)
+        await self.accept()
+        if not await self.admit():
+            return
+        await self.hub.attach(self)
+        await self.batcher.start()
         for channel in self.initial_channels:
             await self._subscribe(channel, self.initial_filters())
         await self.send_control(
@@ -112,10 +125,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if not getattr(self, "attached", False):
             return
         self.attached = False
-        for channel in list(self.subscriptions):
-            await self.hub.leave(group_name(channel), self.deliver)
+        for group in [*map(group_name, self.subscriptions), CONTROL_GROUP]:
+            try:
+                await self.hub.leave(group, self.deliver)
+            except OUTAGE_ERRORS as error:
+                # The hub has dropped our listener already; only the layer's membership is left over.
+                logger.warning("leaving %s: %s", group, outage(error))
         self.subscriptions.clear()
-        await self.hub.leave(CONTROL_GROUP, self.deliver)
         await self.batcher.stop()
         await self.hub.detach(self)
         stats.batcher_totals.update(batcher_counters(self.batcher))
@@ -130,7 +146,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def deliver(self, message: dict) -> None:
         """A message from the hub: filter it for this user and forward the ready text."""
         if message.get("control") == "visibility":
-            self.viewer = await database_sync_to_async(viewer_for)(self.scope["user"])
+            await self._visibility_changed(message.get("user_id"))
             return
         meta = message["meta"]
         filters = self.subscriptions.get(meta["channel"])
@@ -141,8 +157,28 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         await self.batcher.queue_message(meta["channel"], message["text"], self.send_text)
 
+    async def _visibility_changed(self, user_id: int | None) -> None:
+        """Grants changed (user_id None) or this user did: recompute, or close if they may not connect now."""
+        if user_id is not None and user_id != self.viewer.user_id:
+            return  # a notice about another user costs this connection nothing
+        try:
+            if user_id is None:
+                self.viewer = await database_sync_to_async(viewer_for)(self.user)
+                return
+            rechecked = await database_sync_to_async(viewer_recheck)(self.scope)
+        except OUTAGE_ERRORS as error:
+            # Fail closed: the change may take a grant away, and it cannot be read now.
+            logger.warning("closing a connection of %s on a grant change: %s", self.endpoint, outage(error))
+            self._close_soon(CLOSE_UNAVAILABLE)
+            return
+        if rechecked is None:
+            logger.info("closing a connection of %s: user or credential revoked", self.endpoint)
+            self._close_soon(CLOSE_FORBIDDEN)
+        else:
+            self.user, self.viewer = rechecked
+
     async def send_text(self, text: str) -> None:
-        if self.too_slow or self._stopped_reading():
+        if self.closing or self._stopped_reading():
             return
         await self.send(text_data=text)
         stats.frames_sent += 1
@@ -152,16 +188,20 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         probe = self.scope.get(SCOPE_KEY)
         if probe is None or probe() <= settings.REALTIME_CLIENT_BUFFER_BYTES:
             return False
-        self.too_slow = True  # from here on nothing more is queued for it
         stats.slow_clients_closed += 1
         logger.warning("closing a slow client of %s (%s unread bytes)", self.endpoint, probe())
-        # Closing awaits the hub, which may be delivering to us right now: do it in a task of its own.
-        self.closer = asyncio.get_running_loop().create_task(self._close_slow())
+        self._close_soon(CLOSE_SLOW)
         return True
 
-    async def _close_slow(self) -> None:
+    def _close_soon(self, code: int) -> None:
+        """Send nothing more and close with `code`."""
+        self.closing = True
+        # Closing awaits the hub, which may be delivering to us right now: do it in a task of its own.
+        self.closer = asyncio.get_running_loop().create_task(self._close_released(code))
+
+    async def _close_released(self, code: int) -> None:
         await self._release()
-        await self.close(code=CLOSE_SLOW)
+        await self.close(code=code)
 
     async def send_control(self, event_type: str, payload: dict, request_id=None) -> None:
         if request_id is not None:

@@ -1,8 +1,10 @@
 """Model signals → (event type, payload) → the broadcaster. No business rules, no other writes."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
+from rest_framework.authtoken.models import Token
 
 from cameras.models import Camera, CameraStatus
 from events.models import Alert, AlertStatus, Detection, Event, Job, JobStatus
@@ -174,14 +176,46 @@ def job_saved(sender, instance: Job, created: bool, **kwargs) -> None:
 
 def grants_changed(sender, **kwargs) -> None:
     """Who may see which camera changed: live connections recompute their user's cameras."""
-    if not kwargs.get("action", "post_").startswith("post_"):
-        return
-    if set(kwargs.get("update_fields") or ()) == {"last_login"}:
-        return  # a login changes nothing about what the user may see
-    notify_visibility_changed()
+    if kwargs.get("action", "post_").startswith("post_"):  # m2m: after the change; post_delete: always
+        notify_visibility_changed()
 
 
 for through in (Camera.viewers.through, Camera.viewer_groups.through, get_user_model().groups.through):
     m2m_changed.connect(grants_changed, sender=through, dispatch_uid=f"realtime-grants-{through.__name__}")
-post_save.connect(grants_changed, sender=get_user_model(), dispatch_uid="realtime-grants-user")
 post_delete.connect(grants_changed, sender=Camera, dispatch_uid="realtime-grants-camera")
+
+# The user fields that decide whether and what a user may see (password: their sessions).
+USER_ACCESS_FIELDS = ("is_active", "is_staff", "is_superuser", "password")
+
+
+@receiver(pre_save, sender=get_user_model(), dispatch_uid="realtime-user-access-before")
+def user_access_before(sender, instance, update_fields=None, **kwargs) -> None:
+    """Keep the stored access fields this save may change (none for a login's `last_login`: no query)."""
+    fields = [f for f in USER_ACCESS_FIELDS if update_fields is None or f in update_fields]
+    instance._realtime_access = (
+        None
+        if instance._state.adding or not fields
+        else sender.objects.filter(pk=instance.pk).values(*fields).first()
+    )
+
+
+@receiver(post_save, sender=get_user_model(), dispatch_uid="realtime-user-access-saved")
+def user_access_saved(sender, instance, created: bool, **kwargs) -> None:
+    """That user's live connections re-read them, if the save changed an access field."""
+    previous = getattr(instance, "_realtime_access", None) or {}
+    if any(getattr(instance, name) != old for name, old in previous.items()):
+        notify_visibility_changed(user_id=instance.pk)
+
+
+@receiver(post_delete, sender=get_user_model(), dispatch_uid="realtime-user-deleted")
+@receiver(post_delete, sender=Token, dispatch_uid="realtime-token-deleted")
+def credential_deleted(sender, instance, **kwargs) -> None:
+    """A deleted user or API token: the sockets it opened close."""
+    notify_visibility_changed(user_id=instance.pk if sender is not Token else instance.user_id)
+
+
+@receiver(user_logged_out, dispatch_uid="realtime-user-logged-out")
+def session_ended(sender, user, **kwargs) -> None:
+    """A logout ends its session: the sockets opened with it close."""
+    if user is not None:
+        notify_visibility_changed(user_id=user.pk)

@@ -1,18 +1,28 @@
-"""WebSocket routing: session cookie → handshake rules → the endpoint's consumer."""
+"""WebSocket routing: session cookie → handshake rules → the endpoint's consumer (or a 404 refusal)."""
 
 from channels.routing import URLRouter
 from channels.sessions import SessionMiddlewareStack
-from django.urls import path
+from django.urls import path, re_path
 
 from realtime import consumers
 from realtime.auth import HandshakeMiddleware
+from realtime.refusals import endpoint_not_found
 
-websocket_urlpatterns = [
-    path("ws/", consumers.RealtimeConsumer.as_asgi()),
-    path("ws/events/", consumers.EventsConsumer.as_asgi()),
-    path("ws/system/", consumers.SystemConsumer.as_asgi()),
-    path("ws/alerts/", consumers.AlertsConsumer.as_asgi()),
-    path("ws/jobs/<uuid:job_id>/", consumers.JobConsumer.as_asgi()),
+ENDPOINTS = [
+    ("ws/", consumers.RealtimeConsumer),
+    ("ws/events/", consumers.EventsConsumer),
+    ("ws/system/", consumers.SystemConsumer),
+    ("ws/alerts/", consumers.AlertsConsumer),
+    ("ws/jobs/<uuid:job_id>/", consumers.JobConsumer),
 ]
+
+# Each endpoint with and without its trailing slash (SPEC §4); anything else matches the last
+# route, so channels' URLRouter never raises "No route found" (a 500 with a traceback).
+websocket_urlpatterns = [
+    path(route, app)
+    for pattern, consumer in ENDPOINTS
+    for app in [consumer.as_asgi()]
+    for route in (pattern, pattern.removesuffix("/"))
+] + [re_path(r"", endpoint_not_found)]
 
 websocket_application = SessionMiddlewareStack(HandshakeMiddleware(URLRouter(websocket_urlpatterns)))

@@ -1,6 +1,5 @@
 """Subscription filters and who may see a message: one predicate for live frames and replays."""
 
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -10,6 +9,10 @@ CHANNELS = frozenset(get_all_channels())
 # Channels whose messages concern one camera: a user must be allowed to see it.
 CAMERA_CHANNELS = frozenset({"events", "detections", "alerts", "cameras", "enrichment"})
 KNOWN_TYPES = tuple(str(t) for t, meta in EVENT_TYPE_METADATA.items() if meta["channel"])
+# A `types` filter is resolved against the registry once, at subscribe time; these bounds keep
+# even that step small (the longest registered name is well under the length).
+MAX_TYPE_PATTERNS = 50
+MAX_TYPE_PATTERN_LENGTH = 64
 
 
 class FilterError(ValueError):
@@ -24,7 +27,7 @@ class Filters:
     min_risk_score: int | None = None
     object_types: frozenset[str] | None = None
     job_id: str | None = None
-    types: tuple[re.Pattern, ...] | None = None
+    types: frozenset[str] | None = None  # the event types the patterns resolved to
 
     def allows(self, meta: dict) -> bool:
         """Whether a message (by its routing meta) passes these filters."""
@@ -40,7 +43,7 @@ class Filters:
                 return False
         if self.job_id is not None and meta["channel"] == "jobs" and meta.get("job_id") != self.job_id:
             return False
-        return self.types is None or any(p.fullmatch(meta["event_type"]) for p in self.types)
+        return self.types is None or meta["event_type"] in self.types
 
 
 def _string_list(name: str, value) -> frozenset[str]:
@@ -49,11 +52,42 @@ def _string_list(name: str, value) -> frozenset[str]:
     return frozenset(value)
 
 
-def _type_pattern(pattern: str) -> re.Pattern:
-    compiled = re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
-    if not any(compiled.fullmatch(t) for t in KNOWN_TYPES):
-        raise FilterError(f"types: {pattern!r} matches no event type")
-    return compiled
+def wildcard_match(pattern: str, name: str) -> bool:
+    """Whether `name` matches `pattern`, where `*` stands for any run of characters (nothing else is special).
+
+    Greedy two-pointer matching: at most len(pattern) × len(name) steps. A regex with `.*` per
+    star backtracks exponentially on patterns like `"************Q"` and stalls the event loop.
+    """
+    p = n = 0
+    star = resume = -1
+    while n < len(name):
+        if p < len(pattern) and pattern[p] == name[n] and pattern[p] != "*":
+            p += 1
+            n += 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, resume = p, n
+            p += 1
+        elif star >= 0:
+            # Let the last star swallow one more character and retry from just after it.
+            resume += 1
+            p, n = star + 1, resume
+        else:
+            return False
+    return all(c == "*" for c in pattern[p:])
+
+
+def _event_types(patterns) -> frozenset[str]:
+    if not isinstance(patterns, list) or len(patterns) > MAX_TYPE_PATTERNS:
+        raise FilterError(f"types must be a list of at most {MAX_TYPE_PATTERNS} patterns")
+    resolved = set()
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not 0 < len(pattern) <= MAX_TYPE_PATTERN_LENGTH:
+            raise FilterError(f"types: each pattern is a string of 1 to {MAX_TYPE_PATTERN_LENGTH} characters")
+        matched = {t for t in KNOWN_TYPES if wildcard_match(pattern, t)}
+        if not matched:
+            raise FilterError(f"types: {pattern!r} matches no event type")
+        resolved |= matched
+    return frozenset(resolved)
 
 
 def parse_filters(raw) -> Filters:
@@ -80,7 +114,7 @@ def parse_filters(raw) -> Filters:
         except ValueError:
             raise FilterError("job_id must be a UUID") from None
     if "types" in raw:
-        values["types"] = tuple(_type_pattern(p) for p in _string_list("types", raw["types"]))
+        values["types"] = _event_types(raw["types"])
     return Filters(**values)
 
 
