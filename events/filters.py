@@ -22,7 +22,7 @@ class DetectionFilter(django_filters.FilterSet):
     detected_after = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
     detected_before = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
     event = django_filters.NumberFilter(field_name="event_id", min_value=1)
-    batch_id = django_filters.CharFilter()
+    batch_id = django_filters.NumberFilter(min_value=1, help_text="Lookout's batch number.")
 
     class Meta:
         model = Detection
