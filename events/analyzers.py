@@ -163,7 +163,9 @@ class LLMAnalyzer:
         try:
             verdict = self._ask(batch, heuristic)
         except (httpx.HTTPError, LLMReplyError) as error:
-            reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            # One line: httpx adds a second one pointing at MDN.
+            detail = str(error).splitlines()[0] if str(error) else ""
+            reason = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
             note = f"LLM analyzer ({self.model}) not used — {reason}; heuristic fallback used."
             return replace(heuristic, reasoning=f"{note}\n{heuristic.reasoning}")
         return replace(heuristic, **verdict)
