@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from events.analyzers import HeuristicAnalyzer
 from events.models import Alert, BatchState, Detection, DetectionBatch, Event
 from events.pipeline import batches_close_due
 from events.services import detection_ingest
@@ -161,3 +162,28 @@ def test_a_failing_analyzer_keeps_the_batch_retries_with_backoff_then_the_heuris
     assert event.detection_count == 4
     assert set(Detection.objects.values_list("event_id", flat=True)) == {event.pk}
     assert types_in_outbox().count("detection.batch") == 1
+
+
+class OutlivedClaimAnalyzer:
+    """The first analysis outlives its claim: meanwhile another caller takes the batch up and finishes it."""
+
+    calls = 0
+
+    def analyze(self, batch):
+        OutlivedClaimAnalyzer.calls += 1
+        if OutlivedClaimAnalyzer.calls == 1:
+            batches_close_due(now=T0 + timedelta(seconds=30 + 300 + 1))
+        return HeuristicAnalyzer().analyze(batch)
+
+
+def test_a_batch_whose_claim_lapsed_is_taken_up_again_and_still_yields_one_event(cameras, batching):
+    batching.EVENT_ANALYZER = "events.tests.test_batching.OutlivedClaimAnalyzer"
+    batching.BATCH_CLAIM_SECONDS = 300
+    OutlivedClaimAnalyzer.calls = 0
+    ingest(cameras["front_door"], 3)
+    batches_close_due(now=T0 + timedelta(seconds=30))
+    assert OutlivedClaimAnalyzer.calls == 2
+    event = Event.objects.get()
+    assert DetectionBatch.objects.get().event == event
+    assert set(Detection.objects.values_list("event_id", flat=True)) == {event.pk}
+    assert types_in_outbox().count("event.created") == 1
