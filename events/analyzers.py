@@ -43,7 +43,7 @@ def analyzer_load(path: str | None = None) -> Analyzer:
     return import_string(path or settings.EVENT_ANALYZER)()
 
 
-# What each object adds to the risk; an unknown kind counts as OTHER_WEIGHT.
+# Points of the most serious object type in the batch; an unknown type counts as OTHER_WEIGHT.
 OBJECT_WEIGHTS = {
     "person": 45,
     "car": 20,

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from events.analyzers import Analysis, HeuristicAnalyzer, analyzer_load
+from events.analyzers import Analysis, Analyzer, HeuristicAnalyzer, analyzer_load
 from events.models import BatchState, DetectionBatch, Event
 from events.services import event_record
 from events.signals import batch_enrichment
@@ -79,7 +79,9 @@ def _claim(due: Q, *, now: datetime) -> list[DetectionBatch]:
     return claimed
 
 
-def batch_analyze(*, batch: DetectionBatch, analyzer=None, now: datetime | None = None) -> Event | None:
+def batch_analyze(
+    *, batch: DetectionBatch, analyzer: Analyzer | None = None, now: datetime | None = None
+) -> Event | None:
     """Analyze a claimed batch outside any transaction and record its event, or keep it for a retry.
 
     A failing analyzer leaves the batch `failed` with attempts + 1 and a retry time that doubles
@@ -164,5 +166,5 @@ def _enrichment(batch: DetectionBatch, stage: str, **details) -> None:
     batch_enrichment.send(sender=DetectionBatch, batch=batch, stage=stage, details=details)
 
 
-def _name(analyzer) -> str:
+def _name(analyzer: Analyzer) -> str:
     return type(analyzer).__name__
