@@ -1,7 +1,9 @@
-"""Admin for detections, events, alerts, alert rules and jobs.
+"""Admin for detections, batches, events, alerts, alert rules and jobs.
 
-Actions and event edits go through events.services (never queryset.update): each change is a
-save, and saves are what the realtime receivers broadcast.
+Every add, change and action goes through the services (never `obj.save()` or
+queryset.update()), so normalization, validation, alert evaluation and broadcasts happen
+exactly as through the API. What a person should not write (detections, batches, alerts'
+status) is read-only here.
 """
 
 from collections.abc import Callable
@@ -10,12 +12,14 @@ from django.contrib import admin, messages
 from django.forms.models import BaseInlineFormSet
 
 from events.jobs import JobStateError, job_cancel
-from events.models import Alert, AlertRule, Detection, Event, Job
+from events.models import Alert, AlertRule, Detection, DetectionBatch, Event, Job
+from events.rules import alert_rule_create, alert_rule_update
 from events.services import (
     AlertTransitionError,
     alert_acknowledge,
     alert_dismiss,
     alert_resolve,
+    event_record,
     event_update,
     events_mark_reviewed,
 )
@@ -23,18 +27,36 @@ from events.services import (
 INLINE_DETECTIONS = 20
 
 
-@admin.register(Detection)
-class DetectionAdmin(admin.ModelAdmin):
-    """Detections as the pipeline sent them."""
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows only the pipeline writes: people look, and may delete."""
 
-    list_display = ["id", "detected_at", "camera", "object_type", "confidence", "event", "batch_id"]
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Detection)
+class DetectionAdmin(ReadOnlyAdmin):
+    """Detections as the pipeline sent them (posted through the API, which batches them)."""
+
+    list_display = ["id", "detected_at", "camera", "object_type", "confidence", "event", "batch"]
     list_filter = ["object_type", "camera"]
-    search_fields = ["object_type", "batch_id", "camera__id", "camera__name"]
-    list_select_related = ["camera", "event"]
-    autocomplete_fields = ["camera"]
-    raw_id_fields = ["event"]
+    search_fields = ["object_type", "camera__id", "camera__name"]
+    list_select_related = ["camera", "event", "batch"]
     date_hierarchy = "detected_at"
-    readonly_fields = ["created_at"]
+
+
+@admin.register(DetectionBatch)
+class DetectionBatchAdmin(ReadOnlyAdmin):
+    """Batches as the pipeline grouped, closed and analyzed them."""
+
+    list_display = ["id", "opened_at", "camera", "state", "attempts", "next_attempt_at", "event"]
+    list_filter = ["state", "camera"]
+    search_fields = ["source_batch_id", "camera__id", "camera__name"]
+    list_select_related = ["camera", "event"]
+    date_hierarchy = "opened_at"
 
 
 class LimitedDetectionFormSet(BaseInlineFormSet):
@@ -69,6 +91,8 @@ class DetectionInline(admin.TabularInline):
 
 
 EVENT_PEOPLE_FIELDS = {"reviewed", "notes"}
+# What a person recording an event by hand gives (event_record's arguments).
+EVENT_ADD_FIELDS = ["camera", "started_at", "ended_at", "risk_score", "summary", "reasoning", "object_types"]
 
 
 @admin.register(Event)
@@ -94,17 +118,25 @@ class EventAdmin(admin.ModelAdmin):
     inlines = [DetectionInline]
     actions = ["mark_reviewed"]
 
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return EVENT_ADD_FIELDS
+        return super().get_fields(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return self.readonly_fields
+            return []
         return [f.name for f in Event._meta.fields if f.name not in {"id", *EVENT_PEOPLE_FIELDS}]
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            super().save_model(request, obj, form, change)
+        if change:
+            changes = {name: form.cleaned_data[name] for name in form.changed_data}
+            event_update(event=Event.objects.get(pk=obj.pk), **changes)
             return
-        changes = {name: form.cleaned_data[name] for name in form.changed_data}
-        event_update(event=Event.objects.get(pk=obj.pk), **changes)
+        fields = {name: form.cleaned_data[name] for name in EVENT_ADD_FIELDS if name in form.cleaned_data}
+        event = event_record(**fields)
+        # The admin logs and redirects with `obj`: give it the recorded row's identity.
+        obj.pk = event.pk
 
     @admin.display(description="Object types")
     def object_type_list(self, event: Event) -> str:
@@ -192,6 +224,21 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("cameras")
+
+    def save_model(self, request, obj, form, change):
+        names = form.changed_data if change else list(form.cleaned_data)
+        fields = {name: form.cleaned_data[name] for name in names if name != "cameras"}
+        cameras = form.cleaned_data.get("cameras")
+        if change:
+            rule = alert_rule_update(rule=AlertRule.objects.get(pk=obj.pk), cameras=cameras, **fields)
+        else:
+            rule = alert_rule_create(cameras=cameras or (), **fields)
+        obj.pk = rule.pk
+
+    def save_related(self, request, form, formsets, change):
+        # The service has set the cameras; form.save_m2m() would write them a second time.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     @admin.display(description="Cameras")
     def camera_list(self, rule: AlertRule) -> str:

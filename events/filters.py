@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django_filters.fields import IsoDateTimeField
 
-from events.models import Detection, Event
+from events.models import Detection, DetectionBatch, Event
 from events.risk import RiskLevel
 from project.datetimes import validate_storable_datetime
 
@@ -74,7 +74,7 @@ class DetectionFilter(django_filters.FilterSet):
     detected_after = IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
     detected_before = IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
     event = RowIdFilter(field_name="event_id", model=Event)
-    batch_id = django_filters.CharFilter()
+    batch_id = RowIdFilter(model=DetectionBatch, help_text="Lookout's batch number.")
 
     class Meta:
         model = Detection

@@ -1,14 +1,86 @@
 """Detections, security events, alert rules, alerts and background jobs."""
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from cameras.models import Camera
 from events.risk import RiskLevel, risk_level_constraint_q, risk_level_for
+
+
+def detected_at_plausible(value) -> None:
+    """A detection time within DETECTION_CLOCK_SKEW_SECONDS of now (a camera with a wrong clock
+    would otherwise put events into another day, or close its batch at once)."""
+    skew = timedelta(seconds=settings.DETECTION_CLOCK_SKEW_SECONDS)
+    now = timezone.now()
+    if value > now + skew:
+        raise ValidationError("This time is in the future: check the camera's clock.", code="future")
+    if value < now - skew:
+        raise ValidationError(
+            f"This time is more than {settings.DETECTION_CLOCK_SKEW_SECONDS} s in the past.", code="past"
+        )
+
+
+def snapshot_size_allowed(file) -> None:
+    """A snapshot at most DETECTION_SNAPSHOT_MAX_BYTES (a camera frame is a few hundred KiB)."""
+    if file and file.size > settings.DETECTION_SNAPSHOT_MAX_BYTES:
+        raise ValidationError(
+            f"A snapshot may be at most {settings.DETECTION_SNAPSHOT_MAX_BYTES} bytes.", code="too_large"
+        )
+
+
+class BatchState(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSING = "closing", "Closing"
+    CLOSED = "closed", "Closed"
+    FAILED = "failed", "Failed"
+
+
+class DetectionBatch(models.Model):
+    """Detections of one camera that become one event: open while detections arrive, then analyzed.
+
+    open → closing (claimed by one process; `closed_at` set, `detection.batch` sent) → closed (the
+    event is recorded) or failed (the analyzer failed; retried at `next_attempt_at`).
+    """
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="batches")
+    # The label of a pipeline that batches itself (`batch_id` in a detection post); "" for ours.
+    source_batch_id = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=10, choices=BatchState.choices, default=BatchState.OPEN)
+    # When Lookout received the first and the latest detection (the server's clock, not the camera's).
+    opened_at = models.DateTimeField()
+    last_detection_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Failed analyses so far.")
+    # Failed: when to retry. Closing: when the claim lapses (the process that held it died).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    event = models.OneToOneField(
+        "Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="batch"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name_plural = "detection batches"
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="batch_state_due")]
+        constraints = [
+            # Ingest relies on it: two requests opening a batch for one camera at once, one wins.
+            models.UniqueConstraint(
+                fields=["camera", "source_batch_id"],
+                condition=models.Q(state="open"),
+                name="batch_one_open_per_camera_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk} {self.camera_id} {self.state}"
 
 
 class Detection(models.Model):
@@ -21,9 +93,13 @@ class Detection(models.Model):
     bbox_y = models.PositiveIntegerField(null=True, blank=True)
     bbox_width = models.PositiveIntegerField(null=True, blank=True)
     bbox_height = models.PositiveIntegerField(null=True, blank=True)
-    detected_at = models.DateTimeField()
-    snapshot = models.ImageField(upload_to="snapshots/%Y/%m/%d/", null=True, blank=True)
-    batch_id = models.CharField(max_length=64, blank=True, db_index=True)
+    detected_at = models.DateTimeField(validators=[detected_at_plausible])
+    snapshot = models.ImageField(
+        upload_to="snapshots/%Y/%m/%d/", null=True, blank=True, validators=[snapshot_size_allowed]
+    )
+    batch = models.ForeignKey(
+        DetectionBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="detections"
+    )
     event = models.ForeignKey(
         "Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="detections"
     )

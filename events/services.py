@@ -1,16 +1,27 @@
 """The write path for detections, events, alerts and jobs. Views, admin and commands call these."""
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cameras.models import Camera
 from cameras.services import camera_mark_seen
-from events.models import Alert, AlertRule, AlertStatus, Detection, Event, Job, JobType
+from events.models import (
+    Alert,
+    AlertRule,
+    AlertStatus,
+    BatchState,
+    Detection,
+    DetectionBatch,
+    Event,
+    Job,
+    JobType,
+)
 from events.risk import risk_level_for
+from events.rules import rule_matches
 from events.signals import detections_created
 
 BBOX_FIELDS = {"x": "bbox_x", "y": "bbox_y", "width": "bbox_width", "height": "bbox_height"}
@@ -22,30 +33,63 @@ class AlertTransitionError(Exception):
 
 @transaction.atomic
 def detection_ingest(*, rows: Iterable[dict]) -> list[Detection]:
-    """Store validated detection rows in one transaction (all or nothing) and mark cameras seen.
+    """Store validated detection rows in one transaction (all or nothing), each in its camera's
+    open batch, and mark the cameras seen.
 
     Each row: camera (Camera), object_type, confidence, detected_at, and optional bbox
-    ({"x", "y", "width", "height"}), snapshot, batch_id.
+    ({"x", "y", "width", "height"}), snapshot, batch_id (the label of a pipeline that batches
+    itself: its detections share a batch of their own).
     """
+    now = timezone.now()
+    batches: dict[tuple[str, str], DetectionBatch] = {}
     detections = []
     for row in rows:
         bbox = row.get("bbox") or {}
+        key = (row["camera"].pk, row.get("batch_id") or "")
+        if key not in batches:
+            batches[key] = batch_open_for(camera=row["camera"], source_batch_id=key[1], at=now)
         detection = Detection(
             camera=row["camera"],
             object_type=row["object_type"],
             confidence=row["confidence"],
             detected_at=row["detected_at"],
             snapshot=row.get("snapshot"),
-            batch_id=row.get("batch_id", ""),
+            batch=batches[key],
             **{column: bbox.get(key) for key, column in BBOX_FIELDS.items()},
         )
-        # The camera was resolved by the caller; validating it again costs a query per row.
-        detection.full_clean(exclude=["camera", "event"])
+        # The camera and batch were resolved here; validating them again costs queries per row.
+        detection.full_clean(exclude=["camera", "event", "batch"])
         detections.append(detection)
     Detection.objects.bulk_create(detections)
     detections_created.send(sender=Detection, detections=detections)
-    camera_mark_seen(camera_ids={d.camera_id for d in detections})
+    camera_mark_seen(camera_ids={d.camera_id for d in detections}, at=now)
     return detections
+
+
+def batch_open_for(*, camera: Camera, source_batch_id: str = "", at: datetime) -> DetectionBatch:
+    """The camera's open batch (for this source label), opened when there is none; call in a transaction.
+
+    The row lock orders ingest against `batches_close_due`: a closer that claimed the batch
+    first makes this wait and then find no open batch (so the detection opens a new one); an
+    ingest that locked it first makes the closer skip it until the next round.
+    """
+    open_batches = DetectionBatch.objects.select_for_update().filter(
+        camera=camera, source_batch_id=source_batch_id, state=BatchState.OPEN
+    )
+    batch = open_batches.first()
+    if batch is None:
+        try:
+            with transaction.atomic():
+                batch = DetectionBatch.objects.create(
+                    camera=camera, source_batch_id=source_batch_id, opened_at=at, last_detection_at=at
+                )
+        except IntegrityError:
+            # Another request opened it between our read and insert (the unique open-batch constraint).
+            batch = open_batches.get()
+    if batch.last_detection_at < at:
+        batch.last_detection_at = at
+        batch.save(update_fields=["last_detection_at", "updated_at"])
+    return batch
 
 
 @transaction.atomic
@@ -79,7 +123,35 @@ def event_record(
     detection_ids = [d.pk for d in detections]
     if detection_ids:
         Detection.objects.filter(pk__in=detection_ids).update(event=event)
+    # In the event's transaction: event.created takes a lower sequence than its alerts.
+    alerts_evaluate(event=event)
     return event
+
+
+@transaction.atomic
+def alerts_evaluate(*, event: Event) -> list[Alert]:
+    """Raise an alert for each enabled rule that matches the event and is out of cooldown for its camera.
+
+    Active hours are checked at the event's start. The cooldown counts from the rule's last
+    alert on the same camera.
+    """
+    now = timezone.now()
+    raised = []
+    # Locking the rules serializes evaluations: two events recorded at once cannot both pass
+    # one rule's cooldown.
+    rules = AlertRule.objects.select_for_update().filter(enabled=True).prefetch_related("cameras")
+    for rule in rules:
+        if not rule_matches(rule=rule, event=event):
+            continue
+        cooling = Alert.objects.filter(
+            rule=rule,
+            event__camera_id=event.camera_id,
+            created_at__gt=now - timedelta(seconds=rule.cooldown_seconds),
+        )
+        if rule.cooldown_seconds and cooling.exists():
+            continue
+        raised.append(alert_raise(event=event, rule=rule, message=f"{rule.name}: {event.summary}"[:300]))
+    return raised
 
 
 EVENT_EDITABLE_FIELDS = {"reviewed", "notes"}

@@ -194,8 +194,25 @@ BATCH_WINDOW_SECONDS = envint("BATCH_WINDOW_SECONDS", 90)
 BATCH_IDLE_SECONDS = envint("BATCH_IDLE_SECONDS", 30)
 CAMERA_OFFLINE_SECONDS = envint("CAMERA_OFFLINE_SECONDS", 120)
 SYSTEM_STATUS_INTERVAL = envfloat("SYSTEM_STATUS_INTERVAL", 5)
-EVENT_ANALYZER = envstr("EVENT_ANALYZER", "events.analysis.HeuristicAnalyzer")
+EVENT_ANALYZER = envstr("EVENT_ANALYZER", "events.analyzers.HeuristicAnalyzer")
+# Risk points per camera for the heuristic analyzer, e.g. "backyard=15,front_door=10".
+EVENT_CAMERA_WEIGHTS = {
+    slug.strip(): int(points)
+    for slug, _, points in (item.partition("=") for item in envlist("EVENT_CAMERA_WEIGHTS"))
+}
+# A failing analyzer is retried after 30 s, 60 s, …; after the last attempt the heuristic scores.
+BATCH_ANALYSIS_MAX_ATTEMPTS = envint("BATCH_ANALYSIS_MAX_ATTEMPTS", 3)
+BATCH_RETRY_SECONDS = envint("BATCH_RETRY_SECONDS", 30)
+# A claimed batch not finished by then (its process died) is taken up again.
+BATCH_CLAIM_SECONDS = envint("BATCH_CLAIM_SECONDS", 300)
+LLM_BASE_URL = envstr("LLM_BASE_URL", "http://127.0.0.1:8080/v1")
+LLM_MODEL = envstr("LLM_MODEL", "local")
+LLM_API_KEY = envstr("LLM_API_KEY")
+LLM_TIMEOUT_SECONDS = envfloat("LLM_TIMEOUT_SECONDS", 20)
 DETECTION_BULK_MAX = 1000
+# How far a detection's time may be from the server's clock, either way.
+DETECTION_CLOCK_SKEW_SECONDS = envint("DETECTION_CLOCK_SKEW_SECONDS", 900)
+DETECTION_SNAPSHOT_MAX_BYTES = envint("DETECTION_SNAPSHOT_MAX_BYTES", 5 * 1024 * 1024)
 
 # Realtime (SPEC §4).
 REALTIME_HEARTBEAT_SECONDS = envfloat("REALTIME_HEARTBEAT_SECONDS", 30)

@@ -39,6 +39,24 @@ def detection_payload(detection) -> dict:
     }
 
 
+def detection_batch_payload(batch, detection_ids: list[int]) -> dict:
+    """A closed detection batch: which detections go to the analyzer together."""
+    return {
+        "batch_id": batch.id,
+        "camera_id": batch.camera_id,
+        "source_batch_id": batch.source_batch_id,
+        "detection_ids": detection_ids,
+        "detection_count": len(detection_ids),
+        "opened_at": iso(batch.opened_at),
+        "closed_at": iso(batch.closed_at),
+    }
+
+
+def enrichment_payload(batch, details: dict) -> dict:
+    """A step of a batch's analysis; `details` holds the stage's figures (JSON primitives)."""
+    return {"batch_id": batch.id, "camera_id": batch.camera_id, **details}
+
+
 def event_payload(event) -> dict:
     """A security event as clients show it."""
     return {

@@ -7,14 +7,16 @@ from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
 from cameras.models import Camera, CameraStatus
-from events.models import Alert, AlertStatus, Detection, Event, Job, JobStatus
-from events.signals import detections_created
+from events.models import Alert, AlertStatus, Detection, DetectionBatch, Event, Job, JobStatus
+from events.signals import batch_enrichment, detections_created
 from realtime.broadcast import Message, notify_visibility_changed, publish, publish_many
 from realtime.event_types import WebSocketEventType as T
 from realtime.payloads import (
     alert_payload,
     camera_payload,
+    detection_batch_payload,
     detection_payload,
+    enrichment_payload,
     event_payload,
     iso,
     job_payload,
@@ -45,7 +47,7 @@ def _changed_fields(instance) -> dict:
     return {name: old for name, old in previous.items() if getattr(instance, name) != old}
 
 
-for model in (Camera, Event, Alert, Job):
+for model in (Camera, Event, Alert, Job, DetectionBatch):
     pre_save.connect(_remember_previous, sender=model, dispatch_uid=f"realtime-previous-{model.__name__}")
 
 
@@ -76,6 +78,29 @@ def detection_saved(sender, instance: Detection, created: bool, **kwargs) -> Non
 def detections_bulk_created(sender, detections: list[Detection], **kwargs) -> None:
     """detection.new for each bulk-created detection (bulk_create sends no post_save)."""
     publish_many([Message(T.DETECTION_NEW, detection_payload(d)) for d in detections])
+
+
+@receiver(post_save, sender=DetectionBatch, dispatch_uid="realtime-batch-saved")
+def batch_saved(sender, instance: DetectionBatch, created: bool, **kwargs) -> None:
+    """detection.batch when a batch closes (its closed_at is set, once; retries keep it)."""
+    if created or not instance.closed_at or "closed_at" not in _changed_fields(instance):
+        return
+    detection_ids = list(instance.detections.order_by("id").values_list("id", flat=True))
+    publish(T.DETECTION_BATCH, detection_batch_payload(instance, detection_ids))
+
+
+ENRICHMENT_TYPES = {
+    "started": T.ENRICHMENT_STARTED,
+    "progress": T.ENRICHMENT_PROGRESS,
+    "completed": T.ENRICHMENT_COMPLETED,
+    "failed": T.ENRICHMENT_FAILED,
+}
+
+
+@receiver(batch_enrichment, dispatch_uid="realtime-batch-enrichment")
+def batch_enrichment_step(sender, batch: DetectionBatch, stage: str, details: dict, **kwargs) -> None:
+    """enrichment.started / progress / completed / failed (ephemeral: live only, never replayed)."""
+    publish(ENRICHMENT_TYPES[stage], enrichment_payload(batch, details))
 
 
 @receiver(post_save, sender=Camera, dispatch_uid="realtime-camera-saved")

@@ -20,14 +20,11 @@ from rest_framework.utils import html
 from cameras.api import ActionPermissions
 from cameras.serializers import CameraIdField
 from events.filters import DetectionFilter
-from events.models import Detection
+from events.models import Detection, DetectionBatch, detected_at_plausible, snapshot_size_allowed
 from events.selectors import detection_list
 from events.services import detection_ingest
 from project.datetimes import StorableDateTimeField
 from project.parsers import json_loads
-
-# A camera frame is a few hundred KiB; anything far larger is not a snapshot.
-SNAPSHOT_MAX_BYTES = 5 * 1024 * 1024
 
 
 def snapshot_url(request, detection_id: int | None) -> str | None:
@@ -87,6 +84,11 @@ class DetectionSerializer(serializers.ModelSerializer):
     event_id = serializers.IntegerField(read_only=True, allow_null=True)
     bbox = BoundingBoxSerializer(read_only=True, allow_null=True)
     snapshot_url = serializers.SerializerMethodField()
+    batch_id = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="Lookout's batch (null for detections older than batching).",
+    )
 
     class Meta:
         model = Detection
@@ -110,19 +112,29 @@ class DetectionSerializer(serializers.ModelSerializer):
 
 
 class DetectionWriteSerializer(serializers.Serializer):
-    """A detection as a pipeline posts it; a snapshot only with a single detection sent as multipart."""
+    """A detection as a pipeline posts it; a snapshot only with a single detection sent as multipart.
+
+    Lookout batches detections itself (per camera). `batch_id` is only for a pipeline that
+    batches on its own: detections of one camera with the same label share a batch of their
+    own, closed by the same window and idle rules; the label is kept as the batch's
+    `source_batch_id`. The `batch_id` Lookout answers is the number of its batch.
+    """
 
     camera_id = CameraIdField(source="camera", write_perm="events.add_detection")
     object_type = serializers.CharField(max_length=Detection._meta.get_field("object_type").max_length)
     confidence = ConfidenceField()
-    detected_at = StorableDateTimeField()
+    # The model's own rule, surfaced here as a field error (beside the storable-range check).
+    detected_at = StorableDateTimeField(
+        validators=[*StorableDateTimeField.default_validators, detected_at_plausible]
+    )
     bbox = BoundingBoxSerializer(required=False, allow_null=True)
-    snapshot = serializers.ImageField(required=False, allow_null=True)
-
-    def validate_snapshot(self, snapshot):
-        if snapshot is not None and snapshot.size > SNAPSHOT_MAX_BYTES:
-            raise serializers.ValidationError(f"A snapshot may be at most {SNAPSHOT_MAX_BYTES} bytes.")
-        return snapshot
+    snapshot = serializers.ImageField(required=False, allow_null=True, validators=[snapshot_size_allowed])
+    batch_id = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=DetectionBatch._meta.get_field("source_batch_id").max_length,
+        help_text="Your pipeline's own batch label (optional); see the description.",
+    )
 
 
 def one_or_many(component_name: str, serializer: type[serializers.Serializer]) -> PolymorphicProxySerializer:
@@ -154,7 +166,14 @@ class DetectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         },
         responses={201: one_or_many("DetectionCreated", DetectionSerializer)},
         summary="Post one detection or a list of up to DETECTION_BULK_MAX, all or nothing",
-        description="Answers the created detection, or the created list for a list.",
+        description=(
+            "Answers the created detection, or the created list for a list. Each detection joins its "
+            "camera's open batch (`batch_id` in the answer); a batch closes BATCH_IDLE_SECONDS after its "
+            "last detection or BATCH_WINDOW_SECONDS after its first, and becomes one event. A `batch_id` "
+            "sent by a pipeline that batches itself is a label: that camera's detections with the same "
+            "label form a batch of their own. `detected_at` must lie within DETECTION_CLOCK_SKEW_SECONDS "
+            "of the server's clock."
+        ),
     )
     def create(self, request):
         """Validate every row first, then store them all in one transaction."""

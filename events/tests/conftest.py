@@ -4,6 +4,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
@@ -72,6 +73,15 @@ def png_bytes(color: str = "red") -> bytes:
 def png_upload(name: str = "frame.png", color: str = "red") -> SimpleUploadedFile:
     """A PNG as an uploaded file."""
     return SimpleUploadedFile(name, png_bytes(color), content_type="image/png")
+
+
+@pytest.fixture
+def clock_at_t0(settings):
+    """The clock stands at T0 (ticking) and detections may be two hours off, so the fixed times
+    of the tests (around T0) are plausible."""
+    settings.DETECTION_CLOCK_SKEW_SECONDS = 2 * 3600
+    with time_machine.travel(T0) as traveller:
+        yield traveller
 
 
 @pytest.fixture

@@ -31,8 +31,10 @@ def make_event(
 def make_alert(
     camera: Camera, score: int = 70, *, rule: AlertRule | None = None, status: str = AlertStatus.PENDING
 ) -> Alert:
-    """An alert on a fresh event of `camera`, put straight into `status`."""
-    alert = alert_raise(event=make_event(camera, score), rule=rule, message=f"Alert on {camera.pk}")
+    """An alert on a fresh event of `camera` (the one `rule` raised, if it matched), put into `status`."""
+    event = make_event(camera, score)
+    alert = event.alerts.filter(rule=rule).first() if rule else None
+    alert = alert or alert_raise(event=event, rule=rule, message=f"Alert on {camera.pk}")
     if status != AlertStatus.PENDING:
         alert.status = status
         alert.save(update_fields=["status"])

@@ -65,7 +65,7 @@ MODELS = [
     ("realtime", "outboxmessage"),
     ("realtime", "outboxwatermark"),
 ]
-ADDABLE = {("cameras", "camera"), ("events", "detection"), ("events", "event"), ("events", "alertrule")}
+ADDABLE = {("cameras", "camera"), ("events", "event"), ("events", "alertrule")}
 
 
 def admin_url(app: str, model: str, view: str, *args) -> str:

@@ -71,7 +71,7 @@ def test_alert_payload_carries_rule_event_summary_and_who_acknowledged(client_fo
     assert body["camera_id"] == "front_door"
     assert body["severity"] == "high"
     assert body["status"] == "acknowledged"
-    assert body["message"] == "Alert on front_door"
+    assert body["message"] == "High risk: Someone at the door"
     assert body["rule"] == {"id": alert.rule_id, "name": "High risk"}
     assert body["acknowledged_by"] == "owner"
     assert body["acknowledged_at"] is not None

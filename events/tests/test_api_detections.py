@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from cameras.models import Camera
 from cameras.tests.conftest import answers
-from events.models import Detection
+from events.models import Detection, DetectionBatch
 from events.tests.conftest import (
     SEEN_NEWEST_FIRST,
     T0,
@@ -19,6 +19,9 @@ from events.tests.conftest import (
     png_upload,
     result_ids,
 )
+
+# Detections must be recent (DETECTION_CLOCK_SKEW_SECONDS): these tests post times around T0.
+pytestmark = pytest.mark.usefixtures("clock_at_t0")
 
 LIST = "/api/detections/"
 
@@ -59,8 +62,13 @@ def test_each_user_lists_only_detections_of_cameras_they_may_see_newest_first(cl
     assert cameras_seen(client_for, users, LIST) == SEEN_NEWEST_FIRST
 
 
-def test_a_detection_reads_with_camera_id_bbox_and_iso_times(client_for, viewer, make_detection):
-    detection = make_detection(bbox_x=1, bbox_y=2, bbox_width=3, bbox_height=4, batch_id="b-1")
+def batch_of(camera) -> DetectionBatch:
+    return DetectionBatch.objects.create(camera=camera, opened_at=T0, last_detection_at=T0)
+
+
+def test_a_detection_reads_with_camera_id_bbox_and_iso_times(client_for, viewer, cameras, make_detection):
+    batch = batch_of(cameras["front_door"])
+    detection = make_detection(bbox_x=1, bbox_y=2, bbox_width=3, bbox_height=4, batch=batch)
     assert client_for(viewer).get(detail(detection.pk)).json() == {
         "id": detection.pk,
         "camera_id": "front_door",
@@ -69,7 +77,7 @@ def test_a_detection_reads_with_camera_id_bbox_and_iso_times(client_for, viewer,
         "bbox": {"x": 1, "y": 2, "width": 3, "height": 4},
         "detected_at": "2026-11-23T10:00:00Z",
         "snapshot_url": None,
-        "batch_id": "b-1",
+        "batch_id": batch.pk,
         "event_id": None,
         "created_at": detection.created_at.isoformat().replace("+00:00", "Z"),
     }
@@ -90,16 +98,17 @@ def test_listing_detections_takes_one_query_however_many_there_are(
 
 
 @pytest.fixture
-def varied(make_detection, make_event) -> dict[str, Detection]:
+def varied(cameras, make_detection, make_event) -> dict[str, Detection]:
     event = make_event("garage")
+    # The front door's batch is the first one made, so its batch_id is the lowest.
+    front, garage = batch_of(cameras["front_door"]), batch_of(cameras["garage"])
+    assert front.pk < garage.pk
     return {
-        "person": make_detection(
-            "front_door", minutes=0, object_type="person", confidence=0.95, batch_id="a"
-        ),
+        "person": make_detection("front_door", minutes=0, object_type="person", confidence=0.95, batch=front),
         "car": make_detection(
-            "garage", minutes=10, object_type="car", confidence=0.6, event=event, batch_id="b"
+            "garage", minutes=10, object_type="car", confidence=0.6, event=event, batch=garage
         ),
-        "dog": make_detection("front_door", minutes=20, object_type="dog", confidence=0.3, batch_id="a"),
+        "dog": make_detection("front_door", minutes=20, object_type="dog", confidence=0.3, batch=front),
     }
 
 
@@ -118,11 +127,12 @@ def varied(make_detection, make_event) -> dict[str, Detection]:
             "detected_after=2026-11-23T11:05:00%2B01:00&detected_before=2026-11-23T11:20:01%2B01:00",
             ["dog", "car"],
         ),
-        ("batch_id=a", ["dog", "person"]),
+        ("batch_id={front_door_batch}", ["dog", "person"]),
         ("", ["dog", "car", "person"]),
     ],
 )
 def test_each_detection_filter_narrows_the_list(client_for, viewer, varied, query, expected):
+    query = query.replace("{front_door_batch}", str(varied["person"].batch_id))
     response = client_for(viewer).get(f"{LIST}?{query}")
     assert response.status_code == 200
     assert result_ids(response) == [varied[name].pk for name in expected]
@@ -399,8 +409,8 @@ def test_an_upload_that_is_not_an_image_answers_400_and_stores_nothing(
     assert_refused(response, "snapshot", Detection)
 
 
-def test_an_oversized_snapshot_answers_400(client_for, pipeline, cameras, media_root, monkeypatch):
-    monkeypatch.setattr("events.api.detections.SNAPSHOT_MAX_BYTES", 10)
+def test_an_oversized_snapshot_answers_400(client_for, pipeline, cameras, media_root, settings):
+    settings.DETECTION_SNAPSHOT_MAX_BYTES = 10
     payload = {**row(), "bbox": "", "snapshot": png_upload()}
     response = client_for(pipeline).post(LIST, payload, format="multipart")
     assert response.json() == {"snapshot": ["A snapshot may be at most 10 bytes."]}

@@ -10,6 +10,9 @@ from events.models import Detection, Event
 from events.risk import RiskLevel, risk_level_for
 from events.tests.conftest import T0
 
+# Detections must be recent (DETECTION_CLOCK_SKEW_SECONDS): these tests build them at T0.
+pytestmark = pytest.mark.usefixtures("clock_at_t0")
+
 BOUNDARIES = [
     (0, RiskLevel.LOW),
     (29, RiskLevel.LOW),
