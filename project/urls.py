@@ -17,3 +17,5 @@ urlpatterns = [
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
 ]
+
+handler404 = "project.not_found.not_found"
