@@ -216,7 +216,10 @@ class JobViewSet(
     @extend_schema(
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="A CSV export."),
-            (200, "application/json"): OpenApiResponse(OpenApiTypes.BINARY, description="A JSON export."),
+            (200, "application/json"): OpenApiResponse(
+                {"type": "array", "items": {"type": "object"}},
+                description="A JSON export: one object per event.",
+            ),
             404: OpenApiResponse(description="No such job, not yours, or not an export."),
             409: OpenApiResponse(description="The export has not completed."),
         },

@@ -308,3 +308,9 @@ def test_the_documented_error_bodies_are_what_the_api_answers(schema, client_for
     for path, method, status, response in answers:
         assert str(response.status_code) == status, (path, method, response.content)
         documented(schema, path, method, status).validate(response.json())
+
+
+def test_a_json_export_download_is_documented_as_a_json_list(schema):
+    content = schema["paths"]["/api/jobs/{id}/download/"]["get"]["responses"]["200"]["content"]
+    assert content["application/json"]["schema"] == {"type": "array", "items": {"type": "object"}}
+    assert content["text/csv"]["schema"] == {"type": "string", "format": "binary"}
