@@ -8,7 +8,7 @@ A view still declares the errors only it knows (409) and their descriptions; the
 in here.
 """
 
-from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiFilterExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type, build_parameter_type, is_list_serializer
@@ -86,6 +86,7 @@ def document_error_responses(result: dict, generator, request, public) -> dict:
             responses = operation["responses"]
             for status in _error_statuses(path, operation):
                 responses.setdefault(status, {"description": ERROR_DESCRIPTIONS[status]})
+            operation["responses"] = responses = dict(sorted(responses.items()))
             for status, response in responses.items():
                 if not status.startswith("4") or "content" in response:
                     continue
@@ -108,7 +109,10 @@ class BoundedFilterExtension(DjangoFilterExtension):
         parameters = super().resolve_filter_field(
             auto_schema, model, filterset_class, field_name, filter_field
         )
-        model_field = model._meta._forward_fields_map.get(filter_field.field_name)
+        try:
+            model_field = model._meta.get_field(filter_field.field_name or "")
+        except FieldDoesNotExist:  # a lookup across a relation
+            model_field = None
         for parameter in parameters:
             schema = parameter["schema"]
             if model_field is not None and model_field.many_to_one and schema.get("type") == "number":
@@ -144,7 +148,7 @@ class TimeCursorPaginationExtension(OpenApiFilterExtension):
                 name=paginator.page_size_query_param,
                 location=OpenApiParameter.QUERY,
                 schema=page_size,
-                description=f"Results per page (default {settings.REST_FRAMEWORK['PAGE_SIZE']}).",
+                description=f"Results per page (default {paginator.page_size}).",
             ),
         ]
 

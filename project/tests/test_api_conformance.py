@@ -1,9 +1,9 @@
 """The live API keeps to its own OpenAPI schema: schemathesis against a real daphne, as staff and as a viewer.
 
-Every operation of /api/schema/ is called with generated valid and invalid input (boundary
-values, then a bounded number of random examples), derandomized so that a run repeats. An
-answer fails the run if it is a 5xx, or if its status, Content-Type or body is not one the
-schema documents for that operation.
+Every operation of /api/schema/ is called with generated input (invalid boundary values, then
+a bounded number of random valid and invalid examples), derandomized so that a run repeats.
+An answer fails the run if it is a 5xx, or if its status, Content-Type or body is not one
+the schema documents for that operation.
 """
 
 import json
