@@ -71,7 +71,7 @@ class StrictParamsSchema(OpenApiSerializerExtension):
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
-        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         schema["additionalProperties"] = False
         if direction == "response":
             # A job keeps its params' .data, where a field with a default is always present.

@@ -78,8 +78,11 @@ def conformance_data_seed() -> dict[str, str]:
         alert_acknowledge(alert=alert, user=admin)
     for user in (admin, viewer):
         job_create(job_type=JobType.EXPORT, params={"format": "csv"}, user=user)
-        done = job_create(job_type=JobType.EXPORT, params={"format": "json"}, user=user)
-        job_export_save(job=done, content=b"[]", export_format="json", count=0)
+        for export_format, content in [("csv", b"id\n"), ("json", b"[]")]:
+            done = job_create(job_type=JobType.EXPORT, params={"format": export_format}, user=user)
+            job_export_save(job=done, content=content, export_format=export_format, count=0)
+    # A job whose creator was deleted.
+    job_create(job_type=JobType.EXPORT, params={"format": "csv", "min_risk_score": 50}, user=None)
     job_create(
         job_type=JobType.REANALYZE,
         params={"started_after": (now - timedelta(days=1)).isoformat(), "started_before": now.isoformat()},
