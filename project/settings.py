@@ -185,8 +185,13 @@ SPECTACULAR_SETTINGS = {
         "RiskLevelEnum": "events.risk.RiskLevel",
         "AlertStatusEnum": "events.models.AlertStatus",
         "JobStatusEnum": "events.models.JobStatus",
+        "JobTypeEnum": "events.models.JobType",
         "CameraStatusEnum": "cameras.models.CameraStatus",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "project.openapi.document_error_responses",
+    ],
 }
 
 # Pipeline (SPEC §3).

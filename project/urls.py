@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+import project.openapi  # noqa: F401  (registers the schema extensions before generation)
 from project import health
 
 urlpatterns = [
@@ -16,3 +17,5 @@ urlpatterns = [
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
 ]
+
+handler404 = "project.not_found.not_found"

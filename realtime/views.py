@@ -15,9 +15,12 @@ class TicketView(APIView):
 
     @extend_schema(
         request=None,
-        responses=inline_serializer(
-            "RealtimeTicket", {"ticket": serializers.CharField(), "expires_in": serializers.IntegerField()}
-        ),
+        responses={
+            201: inline_serializer(
+                "RealtimeTicket",
+                {"ticket": serializers.CharField(), "expires_in": serializers.IntegerField()},
+            )
+        },
     )
     def post(self, request):
         return Response(

@@ -49,9 +49,9 @@ class AlertSerializer(serializers.ModelSerializer):
     event_id = serializers.IntegerField(read_only=True)
     camera_id = serializers.CharField(source="event.camera_id", read_only=True)
     rule = AlertRuleRefSerializer(read_only=True, allow_null=True)
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    dismissed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    dismissed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     event = AlertEventSerializer(read_only=True)
 
     class Meta:

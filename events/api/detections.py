@@ -138,10 +138,10 @@ class DetectionWriteSerializer(serializers.Serializer):
 
 
 def one_or_many(component_name: str, serializer: type[serializers.Serializer]) -> PolymorphicProxySerializer:
-    """For the schema: a body that is either one `serializer` object or a list of them."""
+    """For the schema: a body that is either one `serializer` object or a list of 1 to DETECTION_BULK_MAX."""
     return PolymorphicProxySerializer(
         component_name=component_name,
-        serializers=[serializer, serializer(many=True)],
+        serializers=[serializer, serializer(many=True, min_length=1, max_length=settings.DETECTION_BULK_MAX)],
         resource_type_field_name=None,
         many=False,
     )
@@ -165,7 +165,7 @@ class DetectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             "multipart/form-data": DetectionWriteSerializer,
         },
         responses={201: one_or_many("DetectionCreated", DetectionSerializer)},
-        summary="Post one detection or a list of up to DETECTION_BULK_MAX, all or nothing",
+        summary=f"Post one detection or a list of up to {settings.DETECTION_BULK_MAX}, all or nothing",
         description=(
             "Answers the created detection, or the created list for a list. Each detection joins its "
             "camera's open batch (`batch_id` in the answer); a batch closes BATCH_IDLE_SECONDS after its "

@@ -3,11 +3,19 @@
 from django.http import FileResponse
 from django.urls import reverse
 from django_filters import rest_framework as filters
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.fields import empty
 from rest_framework.response import Response
 
 from cameras.visibility import cameras_visible_to
@@ -57,6 +65,50 @@ class ReanalyzeParamsSerializer(StrictParamsSerializer):
 PARAMS_SERIALIZERS = {JobType.EXPORT: ExportParamsSerializer, JobType.REANALYZE: ReanalyzeParamsSerializer}
 
 
+class StrictParamsSchema(OpenApiSerializerExtension):
+    """For the schema: job parameters take no other keys, and stored ones hold every default."""
+
+    target_class = StrictParamsSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["additionalProperties"] = False
+        if direction == "response":
+            # A job keeps its params' .data, where a field with a default is always present.
+            defaults = [name for name, field in self.target.fields.items() if field.default is not empty]
+            schema["required"] = sorted({*schema.get("required", []), *defaults})
+        return schema
+
+
+# For the schema: the params a job type takes, the body being {"job_type": …, "params": …}.
+JOB_CREATE_SCHEMA = PolymorphicProxySerializer(
+    component_name="JobCreate",
+    serializers={
+        job_type.value: inline_serializer(
+            f"{job_type.name.title()}JobCreate",
+            {
+                "job_type": serializers.ChoiceField(choices=[(job_type.value, job_type.label)]),
+                "params": params(required=job_type == JobType.REANALYZE),
+            },
+        )
+        for job_type, params in PARAMS_SERIALIZERS.items()
+    },
+    resource_type_field_name="job_type",
+)
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="JobParams",
+        serializers=list(PARAMS_SERIALIZERS.values()),
+        resource_type_field_name=None,
+    )
+)
+class JobParamsField(serializers.JSONField):
+    """A job's stored parameters, in the shape of its type's params serializer."""
+
+
 class JobCreateSerializer(serializers.Serializer):
     """A job to queue: its type and the parameters that type takes."""
 
@@ -75,7 +127,8 @@ class JobCreateSerializer(serializers.Serializer):
 class JobSerializer(serializers.ModelSerializer):
     """A job with its progress, its result and, for a finished export, where to download it."""
 
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    params = JobParamsField(read_only=True)
     download_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -132,7 +185,7 @@ class JobViewSet(
     def get_serializer_class(self):
         return JobCreateSerializer if self.action == "create" else JobSerializer
 
-    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    @extend_schema(request=JOB_CREATE_SCHEMA, responses={201: JobSerializer})
     def create(self, request, *args, **kwargs):
         """Queue a job."""
         serializer = self.get_serializer(data=request.data)
@@ -164,7 +217,10 @@ class JobViewSet(
     @extend_schema(
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="A CSV export."),
-            (200, "application/json"): OpenApiResponse(OpenApiTypes.BINARY, description="A JSON export."),
+            (200, "application/json"): OpenApiResponse(
+                {"type": "array", "items": {"type": "object"}},
+                description="A JSON export: one object per event.",
+            ),
             404: OpenApiResponse(description="No such job, not yours, or not an export."),
             409: OpenApiResponse(description="The export has not completed."),
         },
