@@ -105,7 +105,7 @@ def test_a_deeply_nested_box_in_a_multipart_detection_answers_400(client_for, pi
         "camera_id": "front_door",
         "object_type": "person",
         "confidence": "0.9",
-        "detected_at": "2026-11-23T10:00:00Z",
+        "detected_at": timezone.now().isoformat(),
         "bbox": nested(depth),
     }
     response = client_for(pipeline).post("/api/detections/", payload, format="multipart")
@@ -134,7 +134,7 @@ def detection(**bbox) -> dict:
         "camera_id": "front_door",
         "object_type": "person",
         "confidence": 0.9,
-        "detected_at": "2026-11-23T10:00:00Z",
+        "detected_at": timezone.now().isoformat(),
         "bbox": box,
     }
 

@@ -7,6 +7,7 @@ import urllib.request
 
 import psycopg
 import pytest
+from django.utils import timezone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -68,7 +69,7 @@ def test_a_box_value_past_postgresqls_integer_answers_400_and_stores_nothing(ser
         "camera_id": "front_door",
         "object_type": "person",
         "confidence": 0.9,
-        "detected_at": "2026-11-23T10:00:00Z",
+        "detected_at": timezone.now().isoformat(),
         "bbox": {"x": 2147483648, "y": 0, "width": 10, "height": 10},
     }
     status, _, body = call(f"{server.base_url}/api/detections/", tokens["pipeline"], row)
