@@ -8,22 +8,15 @@ data directory.
 """
 
 import shutil
-import signal
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
-import psycopg
 import pytest
 
 from project.testing.servers import (
-    POSTGRES_USER,
-    _as_postgres_user,
-    _postgres_answers,
-    _postgres_bin_dir,
+    PostgresServer,
     _redis_answers,
     free_port,
+    postgres_cluster,
     require_binary,
 )
 
@@ -60,32 +53,7 @@ def restartable_redis(spawn, tmp_path_factory) -> Iterator[tuple[RestartableServ
 
 
 @pytest.fixture(scope="module")
-def restartable_postgres(spawn) -> Iterator[tuple[RestartableServer, str]]:
+def restartable_postgres(spawn) -> Iterator[tuple[PostgresServer, str]]:
     """(the server, a postgresql://… URL of an empty database): a cluster for this module only."""
-    bin_dir = _postgres_bin_dir()
-    base = Path(tempfile.mkdtemp(prefix="lookout-pg-restartable-"))
-    as_postgres = _as_postgres_user(base)
-    data_dir, port = base / "data", free_port()
-    initdb = [str(bin_dir / "initdb"), "-D", str(data_dir), "-U", POSTGRES_USER, "--auth=trust"]
-    done = subprocess.run(
-        [*initdb, "--no-locale", "-E", "UTF8", "--no-sync"], capture_output=True, text=True, **as_postgres
-    )
-    if done.returncode:
-        pytest.fail(f"initdb failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    argv = [str(bin_dir / "postgres"), "-D", str(data_dir), "-p", str(port), "-k", str(base)]
-    argv += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off"]
-    server = RestartableServer(
-        spawn,
-        "postgres",
-        argv,
-        lambda: _postgres_answers(port),
-        what="accepting connections",
-        stop_signal=signal.SIGINT,  # fast shutdown: it closes the clients' connections
-        **as_postgres,
-    )
-    url = f"postgresql://{POSTGRES_USER}@127.0.0.1:{port}"
-    with psycopg.connect(f"{url}/postgres", autocommit=True) as conn:
-        conn.execute("CREATE DATABASE lookout")
-    yield server, f"{url}/lookout"
-    server.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    with postgres_cluster(spawn) as server:
+        yield server, server.url

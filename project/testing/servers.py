@@ -206,9 +206,9 @@ class PostgresServer:
         self.process.stop()
 
 
-@pytest.fixture(scope="session")
-def postgres_server(spawn) -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster for this session with an empty `lookout` database."""
+@contextlib.contextmanager
+def postgres_cluster(spawn: Callable[..., ManagedProcess]) -> Iterator[PostgresServer]:
+    """A started throwaway PostgreSQL cluster with an empty `lookout` database; removed on exit."""
     import psycopg
 
     bin_dir = _postgres_bin_dir()
@@ -227,11 +227,21 @@ def postgres_server(spawn) -> Iterator[PostgresServer]:
     argv += [arg for setting in settings for arg in ("-c", setting)]
     server = PostgresServer(spawn, argv, port, as_postgres)
     server.start()
-    with psycopg.connect(f"postgresql://{POSTGRES_USER}@127.0.0.1:{port}/postgres", autocommit=True) as conn:
-        conn.execute("CREATE DATABASE lookout")
-    yield server
-    server.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        admin_url = f"postgresql://{POSTGRES_USER}@127.0.0.1:{port}/postgres"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE lookout")
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(spawn) -> Iterator[PostgresServer]:
+    """The session's PostgreSQL cluster (a test that stops it starts it again)."""
+    with postgres_cluster(spawn) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
