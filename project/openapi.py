@@ -47,6 +47,7 @@ ERROR_DESCRIPTIONS = {
     "400": "The body or a query parameter is invalid.",
     "403": "Not authenticated, or not allowed to do this.",
     "404": "No such object visible to you (or, for a list, an invalid cursor).",
+    "503": "The database is unavailable; try again after the `Retry-After` header's seconds.",
 }
 
 
@@ -67,7 +68,7 @@ def _takes_a_list(operation: dict, components: dict) -> bool:
 
 def _error_statuses(path: str, operation: dict) -> set[str]:
     parameters = operation.get("parameters", [])
-    statuses = set()
+    statuses = {"503"}  # every operation reads the database (project/api_errors.py)
     if {} not in operation.get("security", [{}]):
         statuses.add("403")
     if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
@@ -78,7 +79,7 @@ def _error_statuses(path: str, operation: dict) -> set[str]:
 
 
 def document_error_responses(result: dict, generator, request, public) -> dict:
-    """Postprocessing hook: document DRF's 400/403/404 on every operation, with a body on every 4xx."""
+    """Postprocessing hook: document 400/403/404/503 on every operation, with a body on every error."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components.update(ERROR_COMPONENTS)
     for path, operations in result.get("paths", {}).items():
@@ -88,7 +89,7 @@ def document_error_responses(result: dict, generator, request, public) -> dict:
                 responses.setdefault(status, {"description": ERROR_DESCRIPTIONS[status]})
             operation["responses"] = responses = dict(sorted(responses.items()))
             for status, response in responses.items():
-                if not status.startswith("4") or "content" in response:
+                if status[0] not in "45" or "content" in response:
                     continue
                 if status != "400":
                     schema = ERROR_REF

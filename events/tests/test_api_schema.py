@@ -136,7 +136,7 @@ def test_who_created_a_job_is_documented_nullable(schema):
 
 
 def test_a_ticket_is_documented_as_created(schema):
-    assert sorted(schema["paths"]["/api/realtime/ticket/"]["post"]["responses"]) == ["201", "403"]
+    assert sorted(schema["paths"]["/api/realtime/ticket/"]["post"]["responses"]) == ["201", "403", "503"]
 
 
 def operations(schema):
@@ -145,9 +145,10 @@ def operations(schema):
             yield path, method, operation
 
 
-def test_every_operation_documents_403_with_an_error_body(schema):
+@pytest.mark.parametrize("status", ["403", "503"])
+def test_every_operation_documents_403_and_503_with_an_error_body(schema, status):
     for path, method, operation in operations(schema):
-        response = operation["responses"].get("403")
+        response = operation["responses"].get(status)
         assert response, f"{method} {path}"
         assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
 
@@ -155,19 +156,19 @@ def test_every_operation_documents_403_with_an_error_body(schema):
 @pytest.mark.parametrize(
     ("path", "method", "statuses"),
     [
-        ("/api/cameras/", "get", ["200", "403"]),
-        ("/api/cameras/", "post", ["201", "400", "403"]),
-        ("/api/cameras/{id}/", "get", ["200", "403", "404"]),
-        ("/api/cameras/{id}/", "delete", ["204", "403", "404"]),
-        ("/api/events/", "get", ["200", "400", "403", "404"]),
-        ("/api/events/stats/", "get", ["200", "400", "403"]),
-        ("/api/events/{id}/", "patch", ["200", "400", "403", "404"]),
-        ("/api/alerts/{id}/acknowledge/", "post", ["200", "403", "404", "409"]),
-        ("/api/alert-rules/{id}/test/", "post", ["200", "400", "403", "404"]),
-        ("/api/jobs/", "post", ["201", "400", "403"]),
-        ("/api/jobs/{id}/cancel/", "post", ["200", "403", "404", "409"]),
-        ("/api/jobs/{id}/download/", "get", ["200", "403", "404", "409"]),
-        ("/api/system/status/", "get", ["200", "403"]),
+        ("/api/cameras/", "get", ["200", "403", "503"]),
+        ("/api/cameras/", "post", ["201", "400", "403", "503"]),
+        ("/api/cameras/{id}/", "get", ["200", "403", "404", "503"]),
+        ("/api/cameras/{id}/", "delete", ["204", "403", "404", "503"]),
+        ("/api/events/", "get", ["200", "400", "403", "404", "503"]),
+        ("/api/events/stats/", "get", ["200", "400", "403", "503"]),
+        ("/api/events/{id}/", "patch", ["200", "400", "403", "404", "503"]),
+        ("/api/alerts/{id}/acknowledge/", "post", ["200", "403", "404", "409", "503"]),
+        ("/api/alert-rules/{id}/test/", "post", ["200", "400", "403", "404", "503"]),
+        ("/api/jobs/", "post", ["201", "400", "403", "503"]),
+        ("/api/jobs/{id}/cancel/", "post", ["200", "403", "404", "409", "503"]),
+        ("/api/jobs/{id}/download/", "get", ["200", "403", "404", "409", "503"]),
+        ("/api/system/status/", "get", ["200", "403", "503"]),
     ],
 )
 def test_operations_document_the_client_errors_they_answer(schema, path, method, statuses):
