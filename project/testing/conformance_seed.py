@@ -46,7 +46,7 @@ def conformance_data_seed() -> dict[str, str]:
     now = timezone.now()
     # A visible camera (front_door), one visible through the viewer's group (driveway), a hidden one.
     for offset, slug in enumerate(["front_door", "driveway", "backyard"]):
-        started = now - timedelta(hours=offset + 1)
+        started = now - timedelta(minutes=offset + 1)  # within DETECTION_CLOCK_SKEW_SECONDS
         detections = detection_ingest(
             rows=[
                 {
