@@ -57,6 +57,10 @@ def test_each_user_lists_only_events_of_cameras_they_may_see_newest_first(client
     assert cameras_seen(client_for, users, LIST) == SEEN_NEWEST_FIRST
 
 
+def test_staff_who_are_not_superusers_list_the_events_of_every_camera(client_for, staff_member, events):
+    assert cameras_seen(client_for, {"staff": staff_member}, LIST) == {"staff": SEEN_NEWEST_FIRST["owner"]}
+
+
 def test_a_hidden_cameras_event_answers_404(statuses, events):
     assert statuses("get", detail(events["backyard"].pk)) == answers(404, owner=200)
 
