@@ -136,6 +136,7 @@ def test_bad_job_type_or_params_shape_is_a_400_and_queues_nothing(client_for, ow
 
 
 BACKWARDS = {"started_after": RANGE["started_before"], "started_before": RANGE["started_after"]}
+EMPTY = {"started_after": RANGE["started_after"], "started_before": RANGE["started_after"]}
 
 
 @pytest.mark.parametrize(
@@ -150,9 +151,11 @@ BACKWARDS = {"started_after": RANGE["started_before"], "started_before": RANGE["
         ("export", {"format": "xml"}, {"format"}),
         ("export", {"colour": "red"}, {"colour"}),
         ("export", BACKWARDS, {"started_before"}),
+        ("export", EMPTY, {"started_before"}),
         ("reanalyze", {}, {"started_after", "started_before"}),
         ("reanalyze", {**RANGE, "format": "csv"}, {"format"}),
         ("reanalyze", BACKWARDS, {"started_before"}),
+        ("reanalyze", EMPTY, {"started_before"}),
     ],
 )
 def test_bad_params_are_a_400_with_field_errors_and_queue_nothing(
