@@ -29,6 +29,17 @@ def test_the_object_type_filter_finds_non_ascii_types(client_for, viewer, make_e
     assert client.get("/api/events/", {"object_type": "chat"}).json()["results"] == []
 
 
+@pytest.mark.django_db
+def test_an_event_with_several_snapshots_lists_its_best_one(client_for, viewer, make_event, make_detection):
+    # The best snapshot is a scalar subquery: PostgreSQL refuses one that returns two rows.
+    event = make_event()
+    make_detection(event=event, confidence=0.8, snapshot="snapshots/good.png")
+    best = make_detection(event=event, confidence=0.9, snapshot="snapshots/best.png")
+    response = client_for(viewer).get("/api/events/")
+    assert response.status_code == 200
+    assert response.json()["results"][0]["best_snapshot_url"].endswith(f"/detections/{best.pk}/snapshot/")
+
+
 def lock_waiters() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")

@@ -104,6 +104,16 @@ def test_an_event_points_to_its_most_confident_detection_that_has_a_snapshot(
     assert client_for(viewer).get(LIST).json()["results"][0]["best_snapshot_url"] == body["best_snapshot_url"]
 
 
+def test_between_equally_confident_snapshots_at_the_same_time_the_newest_row_is_best(
+    client_for, viewer, make_event, make_detection
+):
+    event = make_event()
+    make_detection(event=event, confidence=0.8, snapshot="snapshots/first.png")
+    best = make_detection(event=event, confidence=0.8, snapshot="snapshots/second.png")
+    body = client_for(viewer).get(detail(event.pk)).json()
+    assert body["best_snapshot_url"] == f"http://testserver/api/detections/{best.pk}/snapshot/"
+
+
 def test_listing_events_takes_one_query_however_many_there_are(
     client_for, viewer, make_event, make_detection, django_assert_num_queries
 ):
