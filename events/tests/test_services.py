@@ -4,10 +4,17 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
-from events.models import Detection, Event
-from events.services import detection_ingest, event_record, event_update, events_mark_reviewed
+from events.models import AlertStatus, Detection, Event
+from events.services import (
+    alert_acknowledge,
+    detection_ingest,
+    event_record,
+    event_update,
+    events_mark_reviewed,
+)
 from events.tests.conftest import T0, png_upload
 from events.tests.factories import make_alert, make_event, make_rule
 from realtime.models import OutboxMessage
@@ -96,3 +103,11 @@ def test_an_unchanged_update_publishes_nothing(cameras):
     event_update(event=event, reviewed=False, notes="")
     event.save(update_fields=["camera"])
     assert outbox_payloads("event.updated") == []
+
+
+@pytest.mark.parametrize("user", [None, AnonymousUser()], ids=["no user", "anonymous"])
+def test_an_alert_moved_by_no_one_in_particular_records_no_one(cameras, user):
+    alert = alert_acknowledge(alert=make_alert(cameras["garage"]), user=user)
+    alert.refresh_from_db()
+    assert (alert.status, alert.acknowledged_by) == (AlertStatus.ACKNOWLEDGED, None)
+    assert alert.acknowledged_at is not None
