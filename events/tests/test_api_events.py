@@ -114,6 +114,16 @@ def test_between_equally_confident_snapshots_at_the_same_time_the_newest_row_is_
     assert body["best_snapshot_url"] == f"http://testserver/api/detections/{best.pk}/snapshot/"
 
 
+def test_between_equally_confident_snapshots_the_latest_detected_is_best(
+    client_for, viewer, make_event, make_detection
+):
+    event = make_event()
+    best = make_detection(event=event, confidence=0.8, minutes=5, snapshot="snapshots/later.png")
+    make_detection(event=event, confidence=0.8, minutes=1, snapshot="snapshots/earlier.png")
+    body = client_for(viewer).get(detail(event.pk)).json()
+    assert body["best_snapshot_url"] == f"http://testserver/api/detections/{best.pk}/snapshot/"
+
+
 def test_listing_events_takes_one_query_however_many_there_are(
     client_for, viewer, make_event, make_detection, django_assert_num_queries
 ):

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from events.jobs import job_export_save
@@ -34,6 +36,18 @@ def test_anonymous_cannot_touch_jobs(jobs):
     assert Job.objects.count() == 3
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
+
+
+def test_listing_jobs_takes_the_same_queries_however_many_users_made_them(
+    client_for, owner, jobs, django_user_model, django_assert_num_queries
+):
+    client = client_for(owner)
+    with CaptureQueriesContext(connection) as few:
+        client.get(URL)
+    for n in range(3):
+        make_job(django_user_model.objects.create_user(f"user{n}"))
+    with django_assert_num_queries(len(few.captured_queries)):
+        assert len(client.get(URL).json()["results"]) == 6
 
 
 @pytest.mark.parametrize(
