@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint system-deps
+.PHONY: run test lint system-deps mutation
 
 # The stamps make pip run again only when a requirements file changes.
 $(BIN)/python:
@@ -29,3 +29,12 @@ test: $(VENV)/.dev-deps system-deps
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Mutation testing (docs/testing.md): slow on 2 cores, so not in CI. MUTANTS narrows it, e.g.
+# `make mutation MUTANTS='events.rules.*'`. mutmut copies a test file only when mutants/ lacks it:
+# drop the copies first, so that edited tests are the ones that run.
+MUTANTS ?=
+mutation: $(VENV)/.dev-deps
+	rm -rf mutants/conftest.py $(wildcard mutants/*/tests)
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/python scripts/mutation_score.py

@@ -1,4 +1,5 @@
-"""Standing users and cameras every test can use: owner (staff), viewer (some cameras), stranger."""
+"""Standing users and cameras every test can use: owner (staff superuser), staff_member (staff only),
+viewer (some cameras), stranger."""
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -29,6 +30,12 @@ def owner(django_user_model):
     return django_user_model.objects.create_user(
         "owner", password="owner-pass-123", is_staff=True, is_superuser=True
     )
+
+
+@pytest.fixture
+def staff_member(django_user_model, cameras):
+    """Staff but not a superuser, with no camera granted: staff see every camera all the same."""
+    return django_user_model.objects.create_user("staff", password="staff-pass-123", is_staff=True)
 
 
 @pytest.fixture

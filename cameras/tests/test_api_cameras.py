@@ -79,6 +79,11 @@ def test_only_staff_may_create_a_camera(statuses, new_camera):
     assert (created.name, created.location, created.status) == ("Side gate", "Path", CameraStatus.UNKNOWN)
 
 
+def test_staff_who_are_not_superusers_list_every_camera(client_for, staff_member):
+    response = client_for(staff_member).get(LIST)
+    assert [camera["id"] for camera in response.json()] == ["backyard", "front_door", "garage"]
+
+
 def test_status_and_last_seen_are_not_set_by_create(client_for, owner, cameras, new_camera):
     response = client_for(owner).post(
         LIST, {**new_camera, "status": "online", "last_seen_at": None}, format="json"

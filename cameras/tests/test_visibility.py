@@ -13,7 +13,8 @@ def ids(cameras) -> list[str]:
     return sorted(camera.id for camera in cameras)
 
 
-def test_staff_see_every_camera(owner, cameras):
+def test_staff_see_every_camera_superusers_or_not(owner, staff_member, cameras):
+    assert ids(cameras_visible_to(staff_member)) == ["backyard", "front_door", "garage"]
     assert ids(cameras_visible_to(owner)) == ["backyard", "front_door", "garage"]
 
 
@@ -40,17 +41,19 @@ def test_a_camera_granted_twice_is_listed_once(viewer, cameras):
     assert ids(cameras_visible_to(viewer)) == ["front_door", "garage"]
 
 
-def test_visible_camera_ids_means_all_for_staff_and_the_granted_ids_for_others(owner, viewer, stranger):
-    assert visible_camera_ids(owner) is None
+def test_visible_camera_ids_means_all_for_staff_and_the_granted_ids_for_others(
+    staff_member, viewer, stranger
+):
+    assert visible_camera_ids(staff_member) is None
     assert visible_camera_ids(viewer) == frozenset({"front_door", "garage"})
     assert visible_camera_ids(stranger) == frozenset()
 
 
-def test_restrict_to_visible_keeps_only_rows_of_visible_cameras(owner, viewer, stranger, cameras):
+def test_restrict_to_visible_keeps_only_rows_of_visible_cameras(staff_member, viewer, stranger, cameras):
     for slug in cameras:
         Event.objects.create(camera=cameras[slug], started_at=T0, risk_score=10, summary=slug)
     events = Event.objects.all()
-    assert sorted(restrict_to_visible(events, owner).values_list("camera_id", flat=True)) == [
+    assert sorted(restrict_to_visible(events, staff_member).values_list("camera_id", flat=True)) == [
         "backyard",
         "front_door",
         "garage",

@@ -1,9 +1,13 @@
 """The detections API: visibility, filters, pagination, single and bulk posts, snapshots."""
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from PIL import Image, PngImagePlugin
 
 from cameras.models import Camera
 from cameras.tests.conftest import answers
@@ -409,9 +413,34 @@ def test_an_upload_that_is_not_an_image_answers_400_and_stores_nothing(
     assert_refused(response, "snapshot", Detection)
 
 
-def test_an_oversized_snapshot_answers_400(client_for, pipeline, cameras, media_root, settings):
-    settings.DETECTION_SNAPSHOT_MAX_BYTES = 10
-    payload = {**row(), "bbox": "", "snapshot": png_upload()}
+# The real limit, not one patched down for the test.
+SNAPSHOT_MAX_BYTES = django_settings.DETECTION_SNAPSHOT_MAX_BYTES
+
+
+def png_of_size(size: int) -> SimpleUploadedFile:
+    """A real 4×4 PNG of exactly `size` bytes: a private ancillary chunk, which readers skip, pads it."""
+
+    def build(padding: int) -> bytes:
+        info = PngImagePlugin.PngInfo()
+        info.add(b"prVt", b"\0" * padding)
+        buffer = io.BytesIO()
+        Image.new("RGB", (4, 4), "red").save(buffer, format="PNG", pnginfo=info)
+        return buffer.getvalue()
+
+    data = build(size - len(build(0)))
+    assert len(data) == size
+    return SimpleUploadedFile("frame.png", data, content_type="image/png")
+
+
+def test_a_snapshot_of_exactly_the_limit_is_stored(client_for, pipeline, cameras, media_root):
+    payload = {**row(), "bbox": "", "snapshot": png_of_size(SNAPSHOT_MAX_BYTES)}
     response = client_for(pipeline).post(LIST, payload, format="multipart")
-    assert response.json() == {"snapshot": ["A snapshot may be at most 10 bytes."]}
+    assert response.status_code == 201, response.json()
+    assert Detection.objects.get().snapshot.size == SNAPSHOT_MAX_BYTES
+
+
+def test_a_snapshot_one_byte_over_the_limit_answers_400(client_for, pipeline, cameras, media_root):
+    payload = {**row(), "bbox": "", "snapshot": png_of_size(SNAPSHOT_MAX_BYTES + 1)}
+    response = client_for(pipeline).post(LIST, payload, format="multipart")
+    assert response.json() == {"snapshot": [f"A snapshot may be at most {SNAPSHOT_MAX_BYTES} bytes."]}
     assert Detection.objects.count() == 0

@@ -57,6 +57,10 @@ def test_each_user_lists_only_events_of_cameras_they_may_see_newest_first(client
     assert cameras_seen(client_for, users, LIST) == SEEN_NEWEST_FIRST
 
 
+def test_staff_who_are_not_superusers_list_the_events_of_every_camera(client_for, staff_member, events):
+    assert cameras_seen(client_for, {"staff": staff_member}, LIST) == {"staff": SEEN_NEWEST_FIRST["owner"]}
+
+
 def test_a_hidden_cameras_event_answers_404(statuses, events):
     assert statuses("get", detail(events["backyard"].pk)) == answers(404, owner=200)
 
@@ -98,6 +102,26 @@ def test_an_event_points_to_its_most_confident_detection_that_has_a_snapshot(
 
     assert body["best_snapshot_url"] == f"http://testserver/api/detections/{best.pk}/snapshot/"
     assert client_for(viewer).get(LIST).json()["results"][0]["best_snapshot_url"] == body["best_snapshot_url"]
+
+
+def test_between_equally_confident_snapshots_at_the_same_time_the_newest_row_is_best(
+    client_for, viewer, make_event, make_detection
+):
+    event = make_event()
+    make_detection(event=event, confidence=0.8, snapshot="snapshots/first.png")
+    best = make_detection(event=event, confidence=0.8, snapshot="snapshots/second.png")
+    body = client_for(viewer).get(detail(event.pk)).json()
+    assert body["best_snapshot_url"] == f"http://testserver/api/detections/{best.pk}/snapshot/"
+
+
+def test_between_equally_confident_snapshots_the_latest_detected_is_best(
+    client_for, viewer, make_event, make_detection
+):
+    event = make_event()
+    best = make_detection(event=event, confidence=0.8, minutes=5, snapshot="snapshots/later.png")
+    make_detection(event=event, confidence=0.8, minutes=1, snapshot="snapshots/earlier.png")
+    body = client_for(viewer).get(detail(event.pk)).json()
+    assert body["best_snapshot_url"] == f"http://testserver/api/detections/{best.pk}/snapshot/"
 
 
 def test_listing_events_takes_one_query_however_many_there_are(

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from events.jobs import job_export_save
@@ -34,6 +36,18 @@ def test_anonymous_cannot_touch_jobs(jobs):
     assert Job.objects.count() == 3
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
+
+
+def test_listing_jobs_takes_the_same_queries_however_many_users_made_them(
+    client_for, owner, jobs, django_user_model, django_assert_num_queries
+):
+    client = client_for(owner)
+    with CaptureQueriesContext(connection) as few:
+        client.get(URL)
+    for n in range(3):
+        make_job(django_user_model.objects.create_user(f"user{n}"))
+    with django_assert_num_queries(len(few.captured_queries)):
+        assert len(client.get(URL).json()["results"]) == 6
 
 
 @pytest.mark.parametrize(
@@ -136,6 +150,7 @@ def test_bad_job_type_or_params_shape_is_a_400_and_queues_nothing(client_for, ow
 
 
 BACKWARDS = {"started_after": RANGE["started_before"], "started_before": RANGE["started_after"]}
+EMPTY = {"started_after": RANGE["started_after"], "started_before": RANGE["started_after"]}
 
 
 @pytest.mark.parametrize(
@@ -150,9 +165,11 @@ BACKWARDS = {"started_after": RANGE["started_before"], "started_before": RANGE["
         ("export", {"format": "xml"}, {"format"}),
         ("export", {"colour": "red"}, {"colour"}),
         ("export", BACKWARDS, {"started_before"}),
+        ("export", EMPTY, {"started_before"}),
         ("reanalyze", {}, {"started_after", "started_before"}),
         ("reanalyze", {**RANGE, "format": "csv"}, {"format"}),
         ("reanalyze", BACKWARDS, {"started_before"}),
+        ("reanalyze", EMPTY, {"started_before"}),
     ],
 )
 def test_bad_params_are_a_400_with_field_errors_and_queue_nothing(

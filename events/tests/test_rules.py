@@ -76,6 +76,18 @@ def test_active_hours_within_one_day(event, when, expected):
     assert rule_matches(rule=rule, event=event, at=when) is expected
 
 
+@pytest.mark.parametrize("when", [at(0, 0), at(7, 59), at(8, 0), at(8, 1), at(23, 59)])
+def test_active_hours_with_equal_start_and_end_mean_the_whole_day(event, when):
+    rule = make_rule(min_risk_score=0, active_from=time(8, 0), active_until=time(8, 0))
+    assert rule_matches(rule=rule, event=event, at=when) is True
+
+
+def test_a_dry_run_keeps_a_score_equal_to_the_minimum(cameras):
+    events = [make_event(cameras["garage"], score) for score in (69, 70, 71)]
+    result = alert_rule_dry_run(rule=make_rule(min_risk_score=70), events=events)
+    assert result["matched_event_ids"] == [events[1].pk, events[2].pk]
+
+
 def test_active_hours_default_to_the_event_start(cameras):
     rule = make_rule(min_risk_score=0, **NIGHT)
     assert rule_matches(rule=rule, event=make_event(cameras["garage"], 50, started_at=at(23))) is True

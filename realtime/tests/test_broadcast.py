@@ -19,7 +19,7 @@ from events.services import (
     event_update,
 )
 from events.tests.factories import make_alert, make_event, make_job
-from realtime.broadcast import PayloadError, publish, send_frames
+from realtime.broadcast import PayloadError, publish
 from realtime.models import OutboxMessage
 from realtime.stats import stats
 
@@ -207,7 +207,9 @@ def test_a_missing_required_payload_field_is_logged_and_dropped_in_production(se
     assert OutboxMessage.objects.count() == 0
 
 
-def test_a_dead_channel_layer_keeps_the_write_and_counts_the_failure(settings, cameras, caplog):
+def test_a_dead_channel_layer_keeps_the_write_and_counts_the_failure(
+    settings, cameras, caplog, django_capture_on_commit_callbacks
+):
     """Redis down: the request still succeeds, the row and its outbox entry stay, the loss is logged."""
     from channels.layers import channel_layers
 
@@ -221,12 +223,16 @@ def test_a_dead_channel_layer_keeps_the_write_and_counts_the_failure(settings, c
     channel_layers.backends.clear()
     before = stats.publish_failures
     try:
-        with caplog.at_level(logging.ERROR, logger="realtime.broadcast"):
-            event = make_event(cameras["front_door"], 65)  # autocommit here: on_commit runs at once
-            send_frames([("lookout.events", {"type": "realtime.deliver", "text": "{}", "meta": {}})])
+        # The test's transaction never commits: run the on-commit send as a commit would.
+        with (
+            caplog.at_level(logging.ERROR, logger="realtime.broadcast"),
+            django_capture_on_commit_callbacks(execute=True) as callbacks,
+        ):
+            event = make_event(cameras["front_door"], 65)
     finally:
         channel_layers.backends.clear()
     assert Event.objects.filter(pk=event.pk).exists()
     assert OutboxMessage.objects.filter(event_type="event.created").count() == 1
-    assert stats.publish_failures >= before + 1
-    assert "channel layer unavailable" in caplog.text
+    assert len(callbacks) == 1
+    assert stats.publish_failures == before + 1
+    assert "channel layer unavailable: 1 realtime messages not delivered live" in caplog.text

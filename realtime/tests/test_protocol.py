@@ -1,6 +1,7 @@
 """The client → server protocol: actions, filters, batching, and every kind of bad input."""
 
 import os
+import time
 
 import orjson
 import pytest
@@ -151,7 +152,18 @@ async def test_a_frame_just_under_the_limit_is_handled(ws_connect, viewer):
     assert (await client.request(message, "pong"))["payload"]["request_id"] == 1
 
 
-async def test_a_flood_is_rate_limited_then_closed_with_1008(ws_connect, viewer):
+class StoppedClock:
+    """The rate limiter's clock, stopped: on a busy machine the bucket would refill during the flood."""
+
+    time = staticmethod(time.time)
+
+    @staticmethod
+    def monotonic() -> float:
+        return 1000.0
+
+
+async def test_a_flood_is_rate_limited_then_closed_with_1008(ws_connect, viewer, monkeypatch):
+    monkeypatch.setattr("realtime.ratelimit.time", StoppedClock)
     client = await ws_connect("/ws/", user=viewer)
     for _ in range(40):  # the burst is allowed
         await client.send({"action": "ping"})

@@ -57,15 +57,17 @@ async def test_revoking_a_grant_stops_live_delivery_at_once(ws_connect, viewer, 
     assert [f["payload"]["camera_id"] for f in frames] == ["garage"]
 
 
-async def test_resume_replays_missed_messages_in_order_without_hidden_ones(ws_connect, owner, cameras):
-    client = await ws_connect("/ws/", user=owner)
+async def test_resume_replays_missed_messages_in_order_without_hidden_ones(ws_connect, viewer, cameras):
+    client = await ws_connect("/ws/", user=viewer)
     await client.request({"action": "subscribe", "channels": ["events", "alerts"]}, "subscribed")
     await db(make_event, cameras["front_door"], 10)
     seen = (await client.receive_type("event.created"))["sequence"]
     await client.close()
 
     await db(make_event, cameras["garage"], 20)
+    await db(make_event, cameras["backyard"], 90)  # hidden from the viewer
     await db(make_alert, cameras["garage"], 70)
+    await db(make_alert, cameras["backyard"], 95)  # hidden too
     await db(
         detection_ingest,
         rows=[
@@ -78,14 +80,18 @@ async def test_resume_replays_missed_messages_in_order_without_hidden_ones(ws_co
         ],
     )
 
-    client = await ws_connect("/ws/", user=owner)
+    client = await ws_connect("/ws/", user=viewer)
     await client.request({"action": "subscribe", "channels": ["events", "alerts"]}, "subscribed")
     await client.send({"action": "resume", "since": seen})
     replayed = []
     while (frame := await client.receive())["type"] != "resume.completed":
         replayed.append(frame)
     fresh = [f for f in replayed if f["sequence"] > seen]
-    assert [f["type"] for f in fresh] == ["event.created", "event.created", "alert.created"]
+    assert [(f["type"], f["payload"]["camera_id"]) for f in fresh] == [
+        ("event.created", "garage"),
+        ("event.created", "garage"),
+        ("alert.created", "garage"),
+    ]
     sequences = [f["sequence"] for f in replayed]
     assert sequences == sorted(sequences)
     assert all(f["channel"] in {"events", "alerts"} for f in replayed)  # not detections: not subscribed

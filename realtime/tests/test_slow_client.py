@@ -93,7 +93,10 @@ async def test_a_client_that_stops_reading_is_closed_and_others_get_everything(r
             return closed.value
 
         closed = await asyncio.wait_for(drain_slow(), timeout=30)
-        # 4008 when the close frame gets through; 1006 if the server dropped the socket first.
+        # The app closes with 4008 (pinned exactly in test_slow_marking.py), but the close frame
+        # queues behind the unread data, and daphne drops a socket that has not answered a close
+        # within one second (autobahn's closeHandshakeTimeout): this client, still not reading
+        # then, may see 1006.
         assert (closed.rcvd.code if closed.rcvd else 1006) in {4008, 1006}
 
     status, body = http_get(

@@ -4,6 +4,9 @@ Run as a subprocess (DATABASE_URL set), because the test process's database is S
 Writer A takes a sequence and keeps its transaction open; writer B then tries to publish.
 With the sequence lock, B must wait until A commits, so commit order equals sequence order.
 Pass --no-lock to run the same race without it (the control that shows the test can fail).
+
+Commit order is read from the database, not from clocks: right after B takes its sequence, B's
+own transaction asks whether A's row is committed (READ COMMITTED sees only committed rows).
 """
 
 import json
@@ -20,6 +23,7 @@ from django.utils import timezone  # noqa: E402
 
 from realtime import outbox  # noqa: E402
 from realtime.envelope import Envelope  # noqa: E402
+from realtime.models import OutboxMessage  # noqa: E402
 
 DEADLINE = 10.0
 
@@ -41,14 +45,13 @@ def main() -> None:
             result["a"] = outbox.outbox_append([envelope("a")])[0].id
             a_inserted.set()
             release_a.wait(DEADLINE)
-        result["a_committed_at"] = time.monotonic()
         connection.close()
 
     def writer_b() -> None:
         a_inserted.wait(DEADLINE)
         with transaction.atomic():
             result["b"] = outbox.outbox_append([envelope("b")])[0].id
-        result["b_committed_at"] = time.monotonic()
+            result["b_saw_a_committed"] = OutboxMessage.objects.filter(id=result["a"]).exists()
         b_committed.set()
         connection.close()
 
