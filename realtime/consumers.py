@@ -226,6 +226,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         try:
             if text_data is None:
                 raise ProtocolError("invalid_message", "send JSON text frames, not binary")
+            if text_data.strip() == "ping":
+                # The seed system's clients keep alive with a bare text ping.
+                await self.action_ping({}, None)
+                return
             try:
                 message = orjson.loads(text_data)
             except orjson.JSONDecodeError:
@@ -236,6 +240,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if not isinstance(request_id, str | int | None) or isinstance(request_id, bool):
                 request_id = None
             action = message.get("action")
+            if action is None and message.get("type") == "ping":
+                action = "ping"  # the seed system's keep-alive, {"type": "ping"}
             if not isinstance(action, str):
                 raise ProtocolError("invalid_message", 'a message needs an "action" string')
             handler = self.ACTIONS.get(action)
