@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from realtime.backpressure import SCOPE_KEY
 from realtime.batcher import MessageBatcher
-from realtime.broadcast import CONTROL_GROUP, group_name
+from realtime.broadcast import CONTROL_GROUP, group_name, user_group
 from realtime.envelope import encode_frame
 from realtime.event_types import DURABLE_CHANNELS
 from realtime.event_types import WebSocketEventType as T
@@ -92,6 +92,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         # Joined before accept, so that a channel layer outage refuses the handshake. The control
         # group only carries notices, which send nothing before accept.
         await self.hub.join(CONTROL_GROUP, self.deliver)
+        await self.hub.join(user_group(user.pk), self.deliver)
         await self.accept()
         if not await self.admit():
             return
@@ -125,7 +126,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if not getattr(self, "attached", False):
             return
         self.attached = False
-        for group in [*map(group_name, self.subscriptions), CONTROL_GROUP]:
+        for group in [*map(group_name, self.subscriptions), CONTROL_GROUP, user_group(self.viewer.user_id)]:
             try:
                 await self.hub.leave(group, self.deliver)
             except OUTAGE_ERRORS as error:
@@ -149,9 +150,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._visibility_changed(message.get("user_id"))
             return
         meta = message["meta"]
-        filters = self.subscriptions.get(meta["channel"])
-        if filters is None or not self.viewer.may_see(meta) or not filters.allows(meta):
+        if not self.viewer.may_see(meta):
             return
+        if not message.get("direct"):  # sent to this user or to everyone: whatever the subscriptions
+            filters = self.subscriptions.get(meta["channel"])
+            if filters is None or not filters.allows(meta):
+                return
         if self.replay_buffer is not None and meta["sequence"] is not None:
             self.replay_buffer.append((meta["sequence"], message["text"]))
             return
