@@ -165,7 +165,7 @@ class DetectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             "multipart/form-data": DetectionWriteSerializer,
         },
         responses={201: one_or_many("DetectionCreated", DetectionSerializer)},
-        summary="Post one detection or a list of up to DETECTION_BULK_MAX, all or nothing",
+        summary=f"Post one detection or a list of up to {settings.DETECTION_BULK_MAX}, all or nothing",
         description=(
             "Answers the created detection, or the created list for a list. Each detection joins its "
             "camera's open batch (`batch_id` in the answer); a batch closes BATCH_IDLE_SECONDS after its "

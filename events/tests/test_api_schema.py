@@ -109,3 +109,9 @@ def test_the_heartbeat_takes_no_body_and_answers_204_without_one(schema):
 def test_page_size_is_documented_with_the_range_the_api_accepts(schema, path):
     (page_size,) = [p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "page_size"]
     assert page_size["schema"] == {"type": "integer", "minimum": 1, "maximum": 500}
+
+
+def test_the_detection_post_summary_gives_the_bulk_limit_as_a_number(schema, settings):
+    summary = schema["paths"]["/api/detections/"]["post"]["summary"]
+    assert summary == f"Post one detection or a list of up to {settings.DETECTION_BULK_MAX}, all or nothing"
+    assert "DETECTION_BULK_MAX" not in summary
