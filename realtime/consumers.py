@@ -32,6 +32,11 @@ MAX_FRAME_BYTES = 64 * 1024
 FLOOD_TOLERANCE = 40
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
+# A server that can send those RFC codes says so in the scope (Lookout's, project/server.py).
+# Others (a bare daphne) only pass 1000 and 3000–4999 and turn anything else into a 1011 crash,
+# so there the same closes use these application codes.
+RFC_CLOSE_CODES_KEY = "lookout.rfc_close_codes"
+APPLICATION_CLOSE_CODES = {CLOSE_TOO_BIG: 4009, CLOSE_POLICY: 4029}
 CLOSE_FORBIDDEN = 4403
 CLOSE_SLOW = 4008
 
@@ -220,7 +225,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None) -> None:
         raw = text_data if text_data is not None else bytes_data
         if raw is not None and len(raw) > MAX_FRAME_BYTES // 4 and len(_as_bytes(raw)) > MAX_FRAME_BYTES:
-            await self.close(code=CLOSE_TOO_BIG)
+            await self.close(code=self._rfc_close_code(CLOSE_TOO_BIG))
             return
         if not self.bucket.take():
             await self._rate_limited()
@@ -267,7 +272,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self.flood_strikes == 1:
             await self.send_error("rate_limited", "more than 20 messages per second; slow down")
         elif self.flood_strikes > FLOOD_TOLERANCE:
-            await self.close(code=CLOSE_POLICY)
+            await self.close(code=self._rfc_close_code(CLOSE_POLICY))
+
+    def _rfc_close_code(self, code: int) -> int:
+        """`code` where the server can send it, else its application stand-in."""
+        return code if self.scope.get(RFC_CLOSE_CODES_KEY) else APPLICATION_CLOSE_CODES[code]
 
     def _channels_of(self, message: dict) -> list[str]:
         channels = message.get("channels")

@@ -146,6 +146,12 @@ async def test_a_frame_over_64_kib_closes_the_connection_with_1009(ws_connect, v
     assert await client.ws.receive_output(timeout=2) == {"type": "websocket.close", "code": 1009}
 
 
+async def test_without_rfc_close_codes_a_frame_over_64_kib_closes_with_4009(ws_connect, viewer):
+    client = await ws_connect("/ws/", user=viewer, rfc_close_codes=False)
+    await client.ws.send_to(text_data="x" * (64 * 1024 + 1))
+    assert await client.ws.receive_output(timeout=10) == {"type": "websocket.close", "code": 4009}
+
+
 async def test_a_frame_just_under_the_limit_is_handled(ws_connect, viewer):
     client = await ws_connect("/ws/", user=viewer)
     message = {"action": "ping", "request_id": 1, "pad": "x" * (60 * 1024)}
@@ -173,6 +179,16 @@ async def test_a_flood_is_rate_limited_then_closed_with_1008(ws_connect, viewer,
     while output["type"] != "websocket.close":
         output = await client.ws.receive_output(timeout=10)
     assert output["code"] == 1008
+
+
+async def test_without_rfc_close_codes_a_flood_closes_with_4029(ws_connect, viewer, stopped_bucket_clock):
+    client = await ws_connect("/ws/", user=viewer, rfc_close_codes=False)
+    for _ in range(82):  # the burst, then past the tolerance
+        await client.send({"action": "ping"})
+    output = await client.ws.receive_output(timeout=10)
+    while output["type"] != "websocket.close":
+        output = await client.ws.receive_output(timeout=10)
+    assert output["code"] == 4029
 
 
 def test_the_bucket_refills_at_its_rate_up_to_its_burst(monkeypatch):
