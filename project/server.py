@@ -14,7 +14,7 @@ from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 
 from realtime.backpressure import with_probe
-from realtime.consumers import CLOSE_POLICY, CLOSE_TOO_BIG
+from realtime.consumers import CLOSE_POLICY, CLOSE_TOO_BIG, RFC_CLOSE_CODES_KEY
 from realtime.refusals import CLOSE_UNAVAILABLE, HTTP_REFUSALS
 
 # Seconds a client should wait before it retries a handshake refused with 503.
@@ -70,7 +70,8 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
 
 
 class LookoutServer(Server):
-    """daphne, with each WebSocket scope able to tell how much its client has not read yet."""
+    """daphne, with each WebSocket scope able to tell how much its client has not read yet,
+    and that its server sends 1008/1009."""
 
     def run(self):
         # daphne builds its WebSocketFactory inside run() from the class attribute.
@@ -78,4 +79,6 @@ class LookoutServer(Server):
         super().run()
 
     def create_application(self, protocol, scope):
+        if scope.get("type") == "websocket":
+            scope = {**scope, RFC_CLOSE_CODES_KEY: True}  # LookoutWebSocketProtocol sends 1008/1009
         return super().create_application(protocol, with_probe(scope, protocol))

@@ -1,12 +1,15 @@
 """The one broadcaster: validate, number (durable channels), serialize once, send after commit.
 
 Every producer (signal receivers, the pipeline, the system monitor) calls `publish` or
-`publish_many`. Nothing else builds group names or calls `group_send`.
+`publish_many`; `send_to_user`, `emit_critical_event` and `broadcast` (the seed system's
+names) reach one user's connections or every connection whatever they subscribed to.
+Nothing else builds group names or calls `group_send`.
 """
 
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -41,11 +44,19 @@ class Message:
     camera_id: str = ""
     owner_id: int | None = None
     correlation_id: str | None = None
+    # Deliver to this group (a user's, or the control group that every connection joins)
+    # instead of the channel's subscribers.
+    direct_group: str | None = None
 
 
 def group_name(channel: str) -> str:
     """The channel-layer group of a protocol channel."""
     return f"{GROUP_PREFIX}{channel}"
+
+
+def user_group(user_id: int) -> str:
+    """The channel-layer group that every connection of one user joins, on every instance."""
+    return f"{GROUP_PREFIX}user.{user_id}"
 
 
 def publish(
@@ -60,21 +71,45 @@ def publish(
     publish_many([Message(event_type, payload, camera_id, owner_id, correlation_id)])
 
 
+def send_to_user(user: Any, event_type: str, payload: dict) -> None:
+    """Send to every connection of `user` (a user or its id), on every instance, and to nobody else.
+
+    It arrives whatever the connections subscribed to. A durable type is numbered like any
+    message, and `resume` replays it to that user only (it is stored with them as owner).
+    """
+    user_id = getattr(user, "pk", user)
+    publish_many([Message(event_type, payload, owner_id=user_id, direct_group=user_group(user_id))])
+
+
+def emit_critical_event(user: Any, event_type: str, payload: dict) -> None:
+    """`send_to_user` with `"critical": true` in the payload, which the dashboard shows prominently."""
+    send_to_user(user, event_type, {**payload, "critical": True})
+
+
+def broadcast(event_type: str, payload: dict) -> None:
+    """Send to every connection, whatever it subscribed to; camera visibility still applies."""
+    publish_many([Message(event_type, payload, direct_group=CONTROL_GROUP)])
+
+
 def publish_many(messages: Sequence[Message]) -> None:
     """Publish messages in order: durable ones join the outbox in the caller's transaction, and
     all of them go to the channel layer only once that transaction commits."""
     now = timezone.now()
-    envelopes = [envelope for message in messages if (envelope := _envelope(message, now)) is not None]
-    if not envelopes:
+    valid = [(message, envelope) for message in messages if (envelope := _envelope(message, now)) is not None]
+    if not valid:
         return
-    durable = [e for e in envelopes if is_durable(e.event_type)]
+    durable = [e for _, e in valid if is_durable(e.event_type)]
     if durable:
-        rows = outbox_append(durable)
-        numbered = iter(rows)
-        envelopes = [
-            replace(e, sequence=next(numbered).id) if is_durable(e.event_type) else e for e in envelopes
+        numbered = iter(outbox_append(durable))
+        valid = [
+            (m, replace(e, sequence=next(numbered).id) if is_durable(e.event_type) else e) for m, e in valid
         ]
-    frames = [(group_name(e.channel), _delivery(e)) for e in envelopes]
+    frames = [
+        (m.direct_group, {**_delivery(e), "direct": True})
+        if m.direct_group
+        else (group_name(e.channel), _delivery(e))
+        for m, e in valid
+    ]
     transaction.on_commit(lambda: send_frames(frames))
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from realtime.backpressure import SCOPE_KEY
 from realtime.batcher import MessageBatcher
-from realtime.broadcast import CONTROL_GROUP, group_name
+from realtime.broadcast import CONTROL_GROUP, group_name, user_group
 from realtime.envelope import encode_frame
 from realtime.event_types import DURABLE_CHANNELS
 from realtime.event_types import WebSocketEventType as T
@@ -32,6 +32,11 @@ MAX_FRAME_BYTES = 64 * 1024
 FLOOD_TOLERANCE = 40
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
+# A server that can send those RFC codes says so in the scope (Lookout's, project/server.py).
+# Others (a bare daphne) only pass 1000 and 3000–4999 and turn anything else into a 1011 crash,
+# so there the same closes use these application codes.
+RFC_CLOSE_CODES_KEY = "lookout.rfc_close_codes"
+APPLICATION_CLOSE_CODES = {CLOSE_TOO_BIG: 4009, CLOSE_POLICY: 4029}
 CLOSE_FORBIDDEN = 4403
 CLOSE_SLOW = 4008
 
@@ -92,6 +97,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         # Joined before accept, so that a channel layer outage refuses the handshake. The control
         # group only carries notices, which send nothing before accept.
         await self.hub.join(CONTROL_GROUP, self.deliver)
+        await self.hub.join(user_group(user.pk), self.deliver)
         await self.accept()
         if not await self.admit():
             return
@@ -125,7 +131,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if not getattr(self, "attached", False):
             return
         self.attached = False
-        for group in [*map(group_name, self.subscriptions), CONTROL_GROUP]:
+        for group in [*map(group_name, self.subscriptions), CONTROL_GROUP, user_group(self.viewer.user_id)]:
             try:
                 await self.hub.leave(group, self.deliver)
             except OUTAGE_ERRORS as error:
@@ -149,9 +155,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._visibility_changed(message.get("user_id"))
             return
         meta = message["meta"]
-        filters = self.subscriptions.get(meta["channel"])
-        if filters is None or not self.viewer.may_see(meta) or not filters.allows(meta):
+        if not self.viewer.may_see(meta):
             return
+        if not message.get("direct"):  # sent to this user or to everyone: whatever the subscriptions
+            filters = self.subscriptions.get(meta["channel"])
+            if filters is None or not filters.allows(meta):
+                return
         if self.replay_buffer is not None and meta["sequence"] is not None:
             self.replay_buffer.append((meta["sequence"], message["text"]))
             return
@@ -216,7 +225,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None) -> None:
         raw = text_data if text_data is not None else bytes_data
         if raw is not None and len(raw) > MAX_FRAME_BYTES // 4 and len(_as_bytes(raw)) > MAX_FRAME_BYTES:
-            await self.close(code=CLOSE_TOO_BIG)
+            await self.close(code=self._rfc_close_code(CLOSE_TOO_BIG))
             return
         if not self.bucket.take():
             await self._rate_limited()
@@ -226,6 +235,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         try:
             if text_data is None:
                 raise ProtocolError("invalid_message", "send JSON text frames, not binary")
+            if text_data.strip() == "ping":
+                # The seed system's clients keep alive with a bare text ping.
+                await self.action_ping({}, None)
+                return
             try:
                 message = orjson.loads(text_data)
             except orjson.JSONDecodeError:
@@ -236,6 +249,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if not isinstance(request_id, str | int | None) or isinstance(request_id, bool):
                 request_id = None
             action = message.get("action")
+            if action is None and message.get("type") == "ping":
+                action = "ping"  # the seed system's keep-alive, {"type": "ping"}
             if not isinstance(action, str):
                 raise ProtocolError("invalid_message", 'a message needs an "action" string')
             handler = self.ACTIONS.get(action)
@@ -257,7 +272,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self.flood_strikes == 1:
             await self.send_error("rate_limited", "more than 20 messages per second; slow down")
         elif self.flood_strikes > FLOOD_TOLERANCE:
-            await self.close(code=CLOSE_POLICY)
+            await self.close(code=self._rfc_close_code(CLOSE_POLICY))
+
+    def _rfc_close_code(self, code: int) -> int:
+        """`code` where the server can send it, else its application stand-in."""
+        return code if self.scope.get(RFC_CLOSE_CODES_KEY) else APPLICATION_CLOSE_CODES[code]
 
     def _channels_of(self, message: dict) -> list[str]:
         channels = message.get("channels")

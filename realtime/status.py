@@ -6,13 +6,14 @@ from realtime.hub import live_hubs
 from realtime.stats import stats
 
 COUNTER_KEYS = (
-    "messages_queued",
-    "messages_sent",
-    "batched_messages_sent",
-    "batches_sent",
-    "immediate_sends",
-    "send_errors",
+    "total_messages_queued",
+    "total_batches_flushed",
+    "total_messages_flushed",
+    "total_immediate_sends",
+    "max_batch_size_reached",
+    "interval_flushes",
     "messages_dropped",
+    "send_errors",
 )
 
 
@@ -36,6 +37,6 @@ def realtime_status() -> dict:
             live.update(batcher_counters(connection.batcher))
         snapshot.setdefault("groups", {}).update(hub.group_sizes())
     totals = stats.batcher_totals + live
-    sent, batches = totals["batched_messages_sent"], totals["batches_sent"]
+    sent, batches = totals["total_messages_flushed"], totals["total_batches_flushed"]
     snapshot["batcher"] = {**dict(totals), "batch_efficiency": round(sent / batches, 2) if batches else 0.0}
     return snapshot

@@ -129,8 +129,11 @@ class Viewer:
     def may_see(self, meta: dict) -> bool:
         """Whether this user may receive a message at all, whatever they subscribed to."""
         channel = meta["channel"]
+        owner_id = meta.get("owner_id")
         if channel == "jobs":
-            return self.is_staff or meta.get("owner_id") == self.user_id
+            return self.is_staff or owner_id == self.user_id
+        if owner_id is not None and owner_id != self.user_id:
+            return False  # sent to one user (send_to_user): nobody else, staff included
         if channel in CAMERA_CHANNELS and self.visible_cameras is not None:
             return meta["camera_id"] in self.visible_cameras
         return True

@@ -27,9 +27,9 @@ def statuses(users, client_for):
 
 
 def answers(default: int, **overrides: int) -> dict[str, int]:
-    """The status codes expected from `statuses`: anonymous is always refused, the others get `default`."""
+    """The status codes `statuses` should answer: anonymous gets 401, the others `default`."""
     return {
-        "anonymous": 403,
+        "anonymous": 401,
         **dict.fromkeys(["viewer", "stranger", "owner", "pipeline"], default),
         **overrides,
     }

@@ -35,8 +35,8 @@ def snapshot(alert: Alert) -> tuple:
 
 def test_anonymous_cannot_list_or_act(alerts):
     client = APIClient()
-    assert client.get(URL).status_code == 403
-    assert client.post(f"{URL}{alerts['front_door'].pk}/acknowledge/").status_code == 403
+    assert client.get(URL).status_code == 401
+    assert client.post(f"{URL}{alerts['front_door'].pk}/acknowledge/").status_code == 401
     assert Alert.objects.filter(status=AlertStatus.PENDING).count() == 3
 
 

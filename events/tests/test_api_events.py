@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from rest_framework.pagination import CursorPagination
+from rest_framework.test import APIClient
 
 from cameras.tests.conftest import answers
 from events.models import Event
@@ -435,7 +436,7 @@ def test_stats_take_a_fixed_number_of_queries(client_for, owner, make_event, dja
 
 
 def test_anonymous_may_not_read_stats_or_the_timeline(client_for, varied):
-    assert (client_for(None).get(STATS).status_code, client_for(None).get(TIMELINE).status_code) == (403, 403)
+    assert (client_for(None).get(STATS).status_code, client_for(None).get(TIMELINE).status_code) == (401, 401)
 
 
 @pytest.fixture
@@ -498,3 +499,10 @@ def test_the_weekly_timeline_buckets_from_monday(client_for, owner, spread):
 def test_an_unknown_timeline_bucket_answers_400(client_for, viewer, spread, bucket):
     response = client_for(viewer).get(f"{TIMELINE}?bucket={bucket}")
     assert (response.status_code, list(response.json())) == (400, ["bucket"])
+
+
+@pytest.mark.parametrize("headers", [{}, {"HTTP_AUTHORIZATION": "Token not-a-key"}])
+def test_an_unauthenticated_api_request_answers_401_asking_for_a_token(db, headers):
+    response = APIClient().get(LIST, **headers)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"

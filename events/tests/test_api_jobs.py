@@ -28,11 +28,11 @@ def jobs(owner, viewer, stranger):
 def test_anonymous_cannot_touch_jobs(jobs):
     client = APIClient()
     job = jobs["viewer"]
-    assert client.get(URL).status_code == 403
-    assert client.post(URL, {"job_type": "export"}, format="json").status_code == 403
-    assert client.get(f"{URL}{job.pk}/").status_code == 403
-    assert client.post(f"{URL}{job.pk}/cancel/").status_code == 403
-    assert client.get(f"{URL}{job.pk}/download/").status_code == 403
+    assert client.get(URL).status_code == 401
+    assert client.post(URL, {"job_type": "export"}, format="json").status_code == 401
+    assert client.get(f"{URL}{job.pk}/").status_code == 401
+    assert client.post(f"{URL}{job.pk}/cancel/").status_code == 401
+    assert client.get(f"{URL}{job.pk}/download/").status_code == 401
     assert Job.objects.count() == 3
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED

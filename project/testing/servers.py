@@ -341,21 +341,32 @@ print(json.dumps({user.username: Token.objects.get_or_create(user=user)[0].key f
 def start_daphne(spawn, tmp_path_factory) -> Callable[..., DaphneServer]:
     """Start a migrated daphne with its own LOOKOUT_DATA_DIR; `env` adds e.g. REDIS_URL, DATABASE_URL."""
 
-    def start(env: dict[str, str] | None = None) -> DaphneServer:
+    def start(env: dict[str, str] | None = None, *, bare: bool = False) -> DaphneServer:
         server_env = django_env(tmp_path_factory.mktemp("lookout-data"), env)
         manage(server_env, "migrate", "--noinput")
         port = free_port()
-        # The server we ship (daphne with Lookout's frame limit, close codes and slow-client probe).
-        argv = [
-            sys.executable,
-            "manage.py",
-            "run",
-            "--no-migrate",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+        if bare:  # `daphne project.asgi:application`, as many deploy Channels
+            argv = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "project.asgi:application",
+            ]
+        else:  # the server we ship (daphne with Lookout's frame limit, close codes and slow-client probe)
+            argv = [
+                sys.executable,
+                "manage.py",
+                "run",
+                "--no-migrate",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
         process = spawn("daphne", argv, cwd=BASE_DIR, env=server_env)
         server = DaphneServer(process, port=port, env=server_env)
         process.wait_until(lambda: answers_200(f"{server.base_url}/healthz"), what="answering /healthz")

@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from project.asgi import application
+from realtime.consumers import RFC_CLOSE_CODES_KEY
 
 ORIGIN = (b"origin", b"http://localhost")
 
@@ -49,12 +50,19 @@ async def ws_connect(token_for):
     opened: list[Client] = []
 
     async def connect(
-        path: str = "/ws/", user=None, headers=None, expect_accept: bool = True, established: bool = True
+        path: str = "/ws/",
+        user=None,
+        headers=None,
+        expect_accept: bool = True,
+        established: bool = True,
+        rfc_close_codes: bool = True,
     ):
         if headers is None:
             key = await database_sync_to_async(token_for)(user)
             headers = [(b"authorization", f"Token {key}".encode())]
         communicator = WebsocketCommunicator(application, path, headers=headers)
+        if rfc_close_codes:  # as under the server Lookout ships (project/server.py)
+            communicator.scope[RFC_CLOSE_CODES_KEY] = True
         connected, code = await communicator.connect(timeout=3)
         client = Client(communicator)
         opened.append(client)

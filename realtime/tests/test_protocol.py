@@ -1,7 +1,6 @@
 """The client → server protocol: actions, filters, batching, and every kind of bad input."""
 
 import os
-import time
 
 import orjson
 import pytest
@@ -9,6 +8,7 @@ from django.utils import timezone
 
 from events.services import detection_ingest
 from events.tests.factories import make_event
+from realtime.ratelimit import TokenBucket
 from realtime.tests.conftest import db
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -146,38 +146,79 @@ async def test_a_frame_over_64_kib_closes_the_connection_with_1009(ws_connect, v
     assert await client.ws.receive_output(timeout=2) == {"type": "websocket.close", "code": 1009}
 
 
+async def test_without_rfc_close_codes_a_frame_over_64_kib_closes_with_4009(ws_connect, viewer):
+    client = await ws_connect("/ws/", user=viewer, rfc_close_codes=False)
+    await client.ws.send_to(text_data="x" * (64 * 1024 + 1))
+    assert await client.ws.receive_output(timeout=10) == {"type": "websocket.close", "code": 4009}
+
+
 async def test_a_frame_just_under_the_limit_is_handled(ws_connect, viewer):
     client = await ws_connect("/ws/", user=viewer)
     message = {"action": "ping", "request_id": 1, "pad": "x" * (60 * 1024)}
     assert (await client.request(message, "pong"))["payload"]["request_id"] == 1
 
 
-class StoppedClock:
-    """The rate limiter's clock, stopped: on a busy machine the bucket would refill during the flood."""
-
-    time = staticmethod(time.time)
-
-    @staticmethod
-    def monotonic() -> float:
-        return 1000.0
+@pytest.fixture
+def stopped_bucket_clock(monkeypatch):
+    """Stop the rate limiter's clock, so no token refills however slowly the machine runs."""
+    monkeypatch.setattr(TokenBucket, "clock", staticmethod(lambda: 1000.0))
 
 
-async def test_a_flood_is_rate_limited_then_closed_with_1008(ws_connect, viewer, monkeypatch):
-    monkeypatch.setattr("realtime.ratelimit.time", StoppedClock)
+async def test_a_flood_is_rate_limited_then_closed_with_1008(ws_connect, viewer, stopped_bucket_clock):
     client = await ws_connect("/ws/", user=viewer)
     for _ in range(40):  # the burst is allowed
         await client.send({"action": "ping"})
     for _ in range(40):
-        assert (await client.receive())["type"] == "pong"
+        assert (await client.receive(timeout=10))["type"] == "pong"
     await client.send({"action": "ping"})
-    error = await client.receive_type("error")
+    error = await client.receive_type("error", timeout=10)
     assert error["payload"]["code"] == "rate_limited"
-    for _ in range(60):
+    for _ in range(40):  # strikes 2..41: past the tolerance of 40
         await client.send({"action": "ping"})
-    output = await client.ws.receive_output(timeout=2)
+    output = await client.ws.receive_output(timeout=10)
     while output["type"] != "websocket.close":
-        output = await client.ws.receive_output(timeout=2)
+        output = await client.ws.receive_output(timeout=10)
     assert output["code"] == 1008
+
+
+async def test_without_rfc_close_codes_a_flood_closes_with_4029(ws_connect, viewer, stopped_bucket_clock):
+    client = await ws_connect("/ws/", user=viewer, rfc_close_codes=False)
+    for _ in range(82):  # the burst, then past the tolerance
+        await client.send({"action": "ping"})
+    output = await client.ws.receive_output(timeout=10)
+    while output["type"] != "websocket.close":
+        output = await client.ws.receive_output(timeout=10)
+    assert output["code"] == 4029
+
+
+def test_the_bucket_refills_at_its_rate_up_to_its_burst(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(TokenBucket, "clock", staticmethod(lambda: now[0]))
+    bucket = TokenBucket(rate=20, burst=40)
+    assert sum(bucket.take() for _ in range(50)) == 40
+    now[0] += 0.5  # 10 tokens
+    assert sum(bucket.take() for _ in range(50)) == 10
+    now[0] += 3600
+    assert sum(bucket.take() for _ in range(50)) == 40
+
+
+@pytest.mark.parametrize("ping", ['{"type": "ping"}', "ping", " ping\n"])
+async def test_the_seed_systems_keep_alives_answer_pong(ws_connect, viewer, ping):
+    client = await ws_connect("/ws/", user=viewer)
+    await client.ws.send_to(text_data=ping)
+    assert (await client.receive_type("pong", timeout=10))["payload"]["server_time"]
+
+
+@pytest.mark.parametrize("ping", ['{"type": "ping"}', "ping"])
+async def test_keep_alive_aliases_count_against_the_rate_limit(
+    ws_connect, viewer, stopped_bucket_clock, ping
+):
+    client = await ws_connect("/ws/", user=viewer)
+    for _ in range(41):
+        await client.ws.send_to(text_data=ping)
+    for _ in range(40):
+        assert (await client.receive(timeout=10))["type"] == "pong"
+    assert (await client.receive_type("error", timeout=10))["payload"]["code"] == "rate_limited"
 
 
 async def test_a_flooding_client_does_not_stall_others(ws_connect, viewer, owner, cameras):

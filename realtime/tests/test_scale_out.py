@@ -78,3 +78,38 @@ async def test_resume_on_a_replays_the_events_written_through_b(cluster, api_on_
         frames, completed_at = await collect_resumed(socket, set(missed))
     assert_resume_delivered(frames, completed_at, since=since, missed=missed, posted=missed)
     assert completed_at == len(frames)  # all of them came in the replay, none live
+
+
+# Run in instance B's environment: a message for the viewer only, then one for everybody.
+SEND_TO_VIEWER_THEN_BROADCAST = """
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from realtime.broadcast import broadcast, send_to_user
+now = timezone.now().isoformat()
+viewer = get_user_model().objects.get(username="viewer")
+health = {"health": "degraded", "previous_health": "ok", "components": {}}
+send_to_user(viewer, "system.health_changed", health)
+broadcast("system.error", {"error": "marker", "message": "after the targeted one", "timestamp": now})
+"""
+
+
+async def test_send_to_user_on_b_reaches_that_users_sockets_on_both_instances_only(cluster):
+    a, b, tokens = cluster
+    async with (
+        ws_open(a, "/ws/events", token=tokens["viewer"]) as viewer_on_a,
+        ws_open(b, "/ws/alerts/", token=tokens["viewer"]) as viewer_on_b,
+        ws_open(a, "/ws/system/", token=tokens["admin"]) as admin_on_a,
+        ws_open(b, "/ws/system", token=tokens["admin"]) as admin_on_b,
+    ):
+        await asyncio.to_thread(b.manage, "shell", "--no-imports", "-c", SEND_TO_VIEWER_THEN_BROADCAST)
+        for socket in (viewer_on_a, viewer_on_b):
+            frame = await socket.frame_of("system.health_changed")
+            assert frame["payload"]["health"] == "degraded"
+            await socket.frame_of("system.error", error="marker")
+        for socket in (admin_on_a, admin_on_b):
+            # One hub per instance receives both sends in order: had the admin got the targeted
+            # message, it would have come before the broadcast marker.
+            seen = []
+            while (frame := await socket.frame())["type"] != "system.error":
+                seen.append(frame["type"])
+            assert "system.health_changed" not in seen

@@ -73,4 +73,6 @@ async def test_nobody_but_staff_learns_who_is_connected_or_from_where(ws_connect
 
 
 def test_anonymous_may_not_read_the_status():
-    assert APIClient().get(URL).status_code == 403
+    response = APIClient().get(URL)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
