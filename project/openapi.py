@@ -45,7 +45,8 @@ ERROR_COMPONENTS = {
 }
 ERROR_DESCRIPTIONS = {
     "400": "The body or a query parameter is invalid.",
-    "403": "Not authenticated, or not allowed to do this.",
+    "401": "Not authenticated: send `Authorization: Token <key>` (or a session cookie).",
+    "403": "Not allowed to do this.",
     "404": "No such object visible to you (or, for a list, an invalid cursor).",
     "503": "The database is unavailable; try again after the `Retry-After` header's seconds.",
 }
@@ -70,7 +71,7 @@ def _error_statuses(path: str, operation: dict) -> set[str]:
     parameters = operation.get("parameters", [])
     statuses = {"503"}  # every operation reads the database (project/api_errors.py)
     if {} not in operation.get("security", [{}]):
-        statuses.add("403")
+        statuses |= {"401", "403"}
     if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
         statuses.add("400")
     if "{" in path or any(p["in"] == "query" and p["name"] == "cursor" for p in parameters):
@@ -79,7 +80,7 @@ def _error_statuses(path: str, operation: dict) -> set[str]:
 
 
 def document_error_responses(result: dict, generator, request, public) -> dict:
-    """Postprocessing hook: document 400/403/404/503 on every operation, with a body on every error."""
+    """Postprocessing hook: document 400/401/403/404/503 on every operation, with a body on every error."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components.update(ERROR_COMPONENTS)
     for path, operations in result.get("paths", {}).items():
