@@ -1,4 +1,5 @@
-"""The embedded runner (SPEC §7): migrate, seed the demo, serve HTTP and WebSockets with daphne in-process."""
+"""The embedded runner (SPEC §7): migrate, seed the demo, serve HTTP and WebSockets with daphne in-process,
+and run the worker's periodic work in a thread of the same process."""
 
 import secrets
 from collections.abc import Callable
@@ -50,18 +51,34 @@ def application():
     return ASGIStaticFilesHandler(lookout_application)
 
 
-def serve(*, host: str, port: int, on_ready: Callable[[], None]) -> None:
-    """Serve until SIGINT or SIGTERM, the way daphne's own CLI does; raise if the port can't be bound."""
+def serve(*, host: str, port: int, on_ready: Callable[[], None], worker: bool = True) -> None:
+    """Serve until SIGINT or SIGTERM, the way daphne's own CLI does; raise if the port can't be bound.
+
+    With `worker`, the periodic work runs in a thread from the moment the server listens until it stops.
+    """
     from daphne.endpoints import build_endpoint_description_strings
 
     from project.server import LookoutServer
+    from worker.hosting import WorkerThread
+
+    worker_thread = WorkerThread() if worker else None
+
+    def ready() -> None:
+        # Only once the port is ours: a runner that cannot listen must not do another's periodic work.
+        if worker_thread is not None:
+            worker_thread.start()
+        on_ready()
 
     server = LookoutServer(
         application=application(),
         endpoints=build_endpoint_description_strings(host=host, port=port),
         signal_handlers=True,
-        ready_callable=on_ready,
+        ready_callable=ready,
     )
-    server.run()
+    try:
+        server.run()
+    finally:
+        if worker_thread is not None and worker_thread.thread.is_alive():
+            worker_thread.stop()
     if server.abort_start:
         raise OSError(f"could not listen on {host}:{port}")

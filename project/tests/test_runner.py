@@ -51,6 +51,9 @@ def test_runner_serves_pages_and_static_files_then_exits_cleanly_on_a_stop_signa
     assert http_get(f"{base_url}/static/admin/css/base.css")[0] == 200
     assert process.stop() == 0
     assert f"Lookout is running at {base_url}/" in process.output()
+    # The periodic work ran in the same process and stopped with it.
+    assert "worker started" in process.output()
+    assert "worker stopped" in process.output()
 
 
 def test_runner_demo_prints_credentials_that_open_the_api(start_runner):
