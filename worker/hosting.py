@@ -19,7 +19,7 @@ class WorkerThread:
 
     def __init__(self) -> None:
         self.stop_event = threading.Event()
-        self.worker = Worker(periodic_tasks())
+        self.worker = Worker(periodic_tasks(self.stop_event))
         self.thread = threading.Thread(target=self.worker.run, args=(self.stop_event,), name="lookout-worker")
 
     def start(self) -> None:
@@ -28,6 +28,6 @@ class WorkerThread:
         self.thread.start()
 
     def stop(self) -> None:
-        """Ask the worker to stop and wait for the task in hand to finish."""
+        """Ask the worker to stop and wait for the task in hand (and a running job) to finish."""
         self.stop_event.set()
         self.thread.join(STOP_TIMEOUT_SECONDS)

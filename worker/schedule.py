@@ -28,11 +28,18 @@ RETRY_CAP_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class PeriodicTask:
-    """A named step and how often it runs (seconds)."""
+    """A named step and how often it runs (seconds).
+
+    `shared_turn`: one worker of the deployment runs each turn. Off for a step whose rows are its
+    claims (the job runner: each idle worker may take a different job). `finish` is called when
+    the worker stops, to wait for work the step left running.
+    """
 
     name: str
     interval: float
     step: Callable[[datetime], object]
+    shared_turn: bool = True
+    finish: Callable[[], None] | None = None
 
 
 def task_turn_take(*, name: str, interval: float, now: datetime) -> bool:
@@ -72,7 +79,7 @@ class Worker:
     def _attempt(self, task: PeriodicTask, now: datetime) -> float:
         """Run the task if this worker wins its turn; returns the seconds until it looks again."""
         try:
-            if task_turn_take(name=task.name, interval=task.interval, now=now):
+            if not task.shared_turn or task_turn_take(name=task.name, interval=task.interval, now=now):
                 task.step(now)
                 self.runs[task.name] += 1
         except Exception:
@@ -101,5 +108,8 @@ class Worker:
             close_old_connections()
             next_due = self.tick()
             stop.wait(max(0.0, (next_due - timezone.now()).total_seconds()))
+        for task in self.tasks:
+            if task.finish is not None:
+                task.finish()
         close_old_connections()
         logger.info("worker stopped")

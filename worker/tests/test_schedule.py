@@ -1,5 +1,6 @@
 """The worker runs each task on its own interval, once per deployment, and survives a failing task."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -67,7 +68,7 @@ def test_the_worker_closes_due_batches_and_prunes_old_outbox_messages(cameras, s
         detection_ingest(
             rows=[{"camera": cameras["garage"], "object_type": "car", "confidence": 0.9, "detected_at": T0}]
         )
-        worker = Worker(periodic_tasks())
+        worker = Worker(periodic_tasks(threading.Event()))
         worker.tick(timezone.now())
         assert not Event.objects.exists()
 

@@ -12,10 +12,10 @@ from worker.tasks import periodic_tasks
 class Command(BaseCommand):
     """Run the periodic tasks until SIGINT or SIGTERM."""
 
-    help = "Run Lookout's periodic work (batch closing, camera watchdog, outbox pruning) until stopped."
+    help = "Run Lookout's periodic work (jobs, batch closing, camera watchdog, outbox pruning) until stopped."
 
     def handle(self, *args, **options):
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        Worker(periodic_tasks()).run(stop)
+        Worker(periodic_tasks(stop)).run(stop)
