@@ -9,6 +9,7 @@ from django.db import connections
 from cameras.services import cameras_mark_silent_offline
 from events.job_runner import job_claim_next, job_run
 from events.pipeline import batches_close_due
+from realtime.monitor import SystemMonitor
 from realtime.outbox import outbox_prune
 from worker.schedule import PeriodicTask
 
@@ -55,5 +56,6 @@ def periodic_tasks(stop: threading.Event) -> list[PeriodicTask]:
         PeriodicTask("job_runner", settings.JOB_RUNNER_INTERVAL, jobs, shared_turn=False, finish=jobs.finish),
         PeriodicTask("batch_close", settings.BATCH_CLOSE_INTERVAL, lambda now: batches_close_due(now=now)),
         PeriodicTask("camera_watchdog", settings.CAMERA_WATCHDOG_INTERVAL, _watch_cameras),
+        PeriodicTask("system_monitor", settings.SYSTEM_STATUS_INTERVAL, SystemMonitor()),
         PeriodicTask("outbox_prune", settings.OUTBOX_PRUNE_INTERVAL, _prune_outbox),
     ]
