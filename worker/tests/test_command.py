@@ -1,4 +1,4 @@
-"""`manage.py worker` does the periodic work, doubles nothing when started twice and stops cleanly."""
+"""`manage.py worker` does the periodic work and runs jobs beside a second worker, and stops cleanly."""
 
 import signal
 import sqlite3
@@ -16,7 +16,15 @@ from django.utils import timezone
 from cameras.models import Camera
 an_hour_ago = timezone.now() - timedelta(hours=1)
 Camera.objects.create(id="shed", name="Shed", status="online", last_seen_at=an_hour_ago)
+from django.contrib.auth.models import User
+from events.services import job_create
+job_create(job_type="export", params={"format": "json"}, user=User.objects.create_user("ann", is_staff=True))
 """
+
+
+def job_statuses(database) -> list[str]:
+    with sqlite3.connect(database) as db:
+        return [status for (status,) in db.execute("SELECT status FROM events_job")]
 
 
 def offline_messages(database) -> list[str]:
@@ -28,7 +36,7 @@ def offline_messages(database) -> list[str]:
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_worker_command_reports_a_silent_camera_once_beside_a_second_one_and_stops_on_a_signal(
+def test_worker_command_reports_a_silent_camera_once_runs_a_job_and_stops_on_a_signal(
     spawn, tmp_path, stop_signal
 ):
     env = django_env(tmp_path, {"CAMERA_WATCHDOG_INTERVAL": "0.2"})
@@ -42,6 +50,7 @@ def test_worker_command_reports_a_silent_camera_once_beside_a_second_one_and_sto
     workers[0].wait_until(
         lambda: "camera.offline" in offline_messages(database), what="reporting the camera", timeout=15
     )
+    workers[0].wait_until(lambda: job_statuses(database) == ["completed"], what="running the job", timeout=15)
     assert [worker.stop() for worker in workers] == [0, 0]
     # The first message is the camera's creation.
     assert offline_messages(database) == ["camera.config_updated", "camera.status_changed", "camera.offline"]
