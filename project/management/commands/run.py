@@ -23,6 +23,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host, port, demo, no_migrate, no_worker, **options):
+        try:
+            runner.address_check(host=host, port=port)
+        except OSError as error:
+            raise CommandError(str(error)) from error
         if not no_migrate:
             runner.database_migrate()
         seeded = runner.demo_seed() if demo else None
