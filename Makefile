@@ -1,6 +1,8 @@
 # `make run` and `make test` are the two set-up commands on a fresh Debian/Ubuntu with Python 3.11.
 PYTHON ?= python3.11
 VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
 BIN := $(VENV)/bin
 
 .PHONY: run test lint system-deps mutation
@@ -21,7 +23,7 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 run: $(VENV)/.run-deps
-	$(BIN)/python manage.py run --demo
+	$(BIN)/python manage.py run --demo --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev-deps system-deps
 	$(BIN)/python -m pytest

@@ -37,7 +37,7 @@ ARRIVAL_TIMEOUT = 5
 class Server:
     """`manage.py run --demo` in a subprocess, its output in a file, stopped by PID."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, worker: bool = True) -> None:
         self.port = free_port()
         self.env = {**os.environ, "LOOKOUT_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
         self.env.pop("DATABASE_URL", None)
@@ -45,7 +45,15 @@ class Server:
         self.log = data_dir / "server.log"
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "run", "--demo", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "manage.py",
+                    "run",
+                    "--demo",
+                    "--port",
+                    str(self.port),
+                    *([] if worker else ["--no-worker"]),
+                ],
                 cwd=BASE_DIR,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -155,14 +163,18 @@ async def measure(server: Server, count: int) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200, help="number of sequential posts (default 200)")
+    parser.add_argument(
+        "--no-worker", action="store_true", help="run without the embedded worker (its periodic work)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lookout-bench-") as data_dir:
-        server = Server(Path(data_dir))
+        server = Server(Path(data_dir), worker=not args.no_worker)
         try:
             samples = asyncio.run(measure(server, args.count))
         finally:
             server.stop()
-    print(f"embedded default (SQLite, in-memory layer), {args.count} sequential posts, loopback")
+    worker = "without the worker" if args.no_worker else "worker in its thread"
+    print(f"embedded default (SQLite, in-memory layer, {worker}), {args.count} sequential posts, loopback")
     print(f"  GET /api/cameras/ round trip      {describe(samples['get'])}")
     print(f"  POST /api/events/ round trip      {describe(samples['post'])}")
     print(f"  POST → arrival on /ws/events/     {describe(samples['arrival'])}")

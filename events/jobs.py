@@ -1,14 +1,17 @@
 """Job writes beyond creation: cancelling, and the stored file of a finished export.
 
-An export's result is `{"file": <storage name>, "format": "csv"|"json", "count": <rows>}`;
-the file lives in the default storage under `exports/`. The runner (a later issue) writes it
-with `job_export_save`, the API reads it with `job_export_file`.
+An export's result is `{"file": <storage name>, "format": "csv"|"json", "count": <rows>,
+"size": <bytes>}`; the file lives in the default storage under `exports/`. The job runner
+(`events/job_runner.py`) writes it with `job_export_save`, the API reads it with
+`job_export_file`, and it goes when its job is deleted.
 """
 
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from events.models import Job, JobStatus, JobType
@@ -36,17 +39,31 @@ def job_cancel(*, job: Job) -> Job:
 
 
 @transaction.atomic
-def job_export_save(*, job: Job, content: bytes, export_format: str, count: int) -> Job:
+def job_export_save(
+    *, job: Job, content: bytes | File, export_format: str, count: int, size: int | None = None
+) -> Job:
     """Store an export's file and mark the job completed with its result."""
     if export_format not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format: {export_format}")
-    name = default_storage.save(f"exports/{job.pk}.{export_format}", ContentFile(content))
+    if isinstance(content, bytes):
+        content, size = ContentFile(content), len(content)
+    name = default_storage.save(f"exports/{job.pk}.{export_format}", content)
     job.status = JobStatus.COMPLETED
     job.progress = 100
     job.finished_at = timezone.now()
-    job.result = {"file": name, "format": export_format, "count": count}
-    job.save(update_fields=["status", "progress", "finished_at", "result", "updated_at"])
+    job.message = f"{count} events exported"
+    job.result = {"file": name, "format": export_format, "count": count, "size": size}
+    job.save(update_fields=["status", "progress", "finished_at", "message", "result", "updated_at"])
     return job
+
+
+@receiver(post_delete, sender=Job, dispatch_uid="events-job-file-deleted")
+def job_file_delete(sender, instance: Job, **kwargs) -> None:
+    """An export's file goes with its job (admin, API or a bulk delete alike)."""
+    name = (instance.result or {}).get("file")
+    if name:
+        # After commit: a rolled-back delete keeps the job, so it must keep its file too.
+        transaction.on_commit(lambda: default_storage.delete(name))
 
 
 def job_export_file(*, job: Job) -> tuple[File, str, str]:

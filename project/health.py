@@ -51,12 +51,17 @@ async def _check(probe) -> str:
     return "ok"
 
 
-async def readiness(request):
-    """The database and the channel layer both answer (503 with the failing check otherwise)."""
+async def dependency_checks() -> dict[str, str]:
+    """ "ok" or the error, for the database and the channel layer (readiness, the system monitor)."""
     database, channel_layer = await asyncio.gather(
         _check(database_sync_to_async(_database_ping)), _check(_channel_layer_ping)
     )
-    checks = {"database": database, "channel_layer": channel_layer}
+    return {"database": database, "channel_layer": channel_layer}
+
+
+async def readiness(request):
+    """The database and the channel layer both answer (503 with the failing check otherwise)."""
+    checks = await dependency_checks()
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "cameras",
     "events",
     "realtime",
+    "worker",
 ]
 
 MIDDLEWARE = [
@@ -219,6 +220,12 @@ DETECTION_BULK_MAX = 1000
 # How far a detection's time may be from the server's clock, either way.
 DETECTION_CLOCK_SKEW_SECONDS = envint("DETECTION_CLOCK_SKEW_SECONDS", 900)
 DETECTION_SNAPSHOT_MAX_BYTES = envint("DETECTION_SNAPSHOT_MAX_BYTES", 5 * 1024 * 1024)
+
+# The worker (`manage.py worker`, or inside `manage.py run`): how often each periodic task runs.
+BATCH_CLOSE_INTERVAL = envfloat("BATCH_CLOSE_INTERVAL", 1)
+CAMERA_WATCHDOG_INTERVAL = envfloat("CAMERA_WATCHDOG_INTERVAL", 5)
+OUTBOX_PRUNE_INTERVAL = envfloat("OUTBOX_PRUNE_INTERVAL", 3600)
+JOB_RUNNER_INTERVAL = envfloat("JOB_RUNNER_INTERVAL", 1)
 
 # Realtime (SPEC §4).
 REALTIME_HEARTBEAT_SECONDS = envfloat("REALTIME_HEARTBEAT_SECONDS", 30)

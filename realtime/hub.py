@@ -5,9 +5,11 @@ one broadcast becomes N layer messages and N handler dispatches. Here each proce
 loop) has one hub: it joins a group once, receives each message once, and hands the ready
 frame to the local connections that listen. Connections never touch the layer themselves.
 
-The hub's loops (receive, heartbeat, group refresh, outbox pruning) outlive the failures of
+The hub's loops (receive, heartbeat, group refresh) outlive the failures of
 the channel layer and the database: a failed step is logged, counted in `stats.hub_failures`
-and retried after a capped exponential pause.
+and retried after a capped exponential pause. The hub is transport only: the deployment's
+periodic work (outbox pruning among it) belongs to the worker, which runs whether or not a
+process holds sockets; group refresh stays here because group membership is per process.
 """
 
 import asyncio
@@ -21,7 +23,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from realtime.outbox import outbox_last_sequence, outbox_prune
+from realtime.outbox import outbox_last_sequence
 from realtime.stats import stats
 
 logger = logging.getLogger(__name__)
@@ -31,8 +33,6 @@ Listener = Callable[[dict], Awaitable[None]]
 # how a killed instance's hub leaves the groups): re-join this many times within it, so that a
 # refresh or two lost to a hiccup never drops a live hub.
 REFRESHES_PER_GROUP_EXPIRY = 4
-# Outbox pruning has its own pace: it deletes history older than REALTIME_HISTORY_SECONDS.
-OUTBOX_PRUNE_SECONDS = 3600
 # A failing step is retried after 0.1 s, 0.2 s, 0.4 s … up to this: a layer or database that
 # comes back is used again within seconds, and a long outage costs one attempt per pause.
 RETRY_CAP_SECONDS = 2.0
@@ -97,7 +97,6 @@ class Hub:
                 "receive": (None, lambda: self._receive_once(channel)),
                 "heartbeat": (self._heartbeat_due, self._send_heartbeats),
                 "group_refresh": (self._refresh_due, self._refresh_groups),
-                "outbox_prune": (self._prune_due, database_sync_to_async(outbox_prune)),
             }
             self._tasks = [
                 asyncio.create_task(_keep_running(name, wait, step)) for name, (wait, step) in loops.items()
@@ -160,9 +159,6 @@ class Hub:
         self._layer_failures_answered = failures
         stats.hub_rejoins += 1
         logger.warning("realtime hub re-joined %d groups after the channel layer failed", len(self.listeners))
-
-    async def _prune_due(self) -> None:
-        await asyncio.sleep(OUTBOX_PRUNE_SECONDS)
 
 
 async def _keep_running(

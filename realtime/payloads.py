@@ -6,6 +6,8 @@ outbox stores JSON.
 
 from datetime import datetime
 
+from django.urls import reverse
+
 
 def iso(value: datetime | None) -> str | None:
     """An aware datetime as ISO 8601 with offset, or None."""
@@ -102,8 +104,11 @@ def alert_payload(alert) -> dict:
 
 
 def job_payload(job) -> dict:
-    """A job's state."""
+    """A job's state; a finished one's result and, for an export, where to download it."""
+    download = job.status == "completed" and job.job_type == "export"
     return {
+        "result": job.result,
+        "download_url": reverse("job-download", args=[job.pk]) if download else None,
         "job_id": str(job.id),
         "job_type": job.job_type,
         "status": job.status,

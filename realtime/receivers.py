@@ -183,7 +183,7 @@ JOB_STATUS_TYPES = {
 
 @receiver(post_save, sender=Job, dispatch_uid="realtime-job-saved")
 def job_saved(sender, instance: Job, created: bool, **kwargs) -> None:
-    """job.started / job.progress (each 10 % step) / job.completed|failed|cancelled."""
+    """job.started / job.progress / job.completed|failed|cancelled (the job runner paces progress saves)."""
     if created:
         return
     changed = _changed_fields(instance)
@@ -194,7 +194,7 @@ def job_saved(sender, instance: Job, created: bool, **kwargs) -> None:
         event_type, time_field = JOB_STATUS_TYPES[instance.status]
         at = iso(instance.finished_at or instance.started_at or instance.updated_at)
         messages.append(Message(event_type, {**payload, time_field: at}, owner_id=owner))
-    elif "progress" in changed and changed["progress"] // 10 != instance.progress // 10:
+    elif "progress" in changed:
         messages.append(Message(T.JOB_PROGRESS, payload, owner_id=owner))
     publish_many(messages)
 

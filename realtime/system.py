@@ -1,5 +1,7 @@
 """The system status snapshot: health, GPU (null figures without one), queues, cameras, realtime.
 
+GPU and queue figures are the system monitor's (realtime/monitor.py), read on request.
+
 Staff see the household: every camera, every live connection by endpoint and by user. Other
 users see the cameras they may see and their own connections; who else is connected, from
 where, and how many cameras the household has are not theirs to know.
@@ -9,12 +11,8 @@ from django.db.models import Count, QuerySet
 
 from cameras.models import Camera
 from cameras.visibility import cameras_visible_to
+from realtime.monitor import gpu_stats, queue_status
 from realtime.status import connections_of, realtime_status
-
-
-def gpu_stats() -> dict:
-    """GPU figures; null when no GPU library is present (none is required)."""
-    return {"utilization": None, "memory_used": None, "memory_total": None, "temperature": None}
 
 
 def camera_counts(cameras: QuerySet[Camera]) -> dict:
@@ -43,6 +41,6 @@ def system_status(*, user) -> dict:
         "health": "degraded" if offline else "healthy",
         "gpu": gpu_stats(),
         "cameras": cameras,
-        "queue": {"queues": {}, "total_queued": 0, "total_processing": 0},
+        "queue": queue_status(),
         "realtime": realtime,
     }

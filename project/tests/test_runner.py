@@ -4,6 +4,8 @@ import http.cookiejar
 import json
 import re
 import signal
+import socket
+import subprocess
 import sys
 import urllib.parse
 import urllib.request
@@ -51,6 +53,9 @@ def test_runner_serves_pages_and_static_files_then_exits_cleanly_on_a_stop_signa
     assert http_get(f"{base_url}/static/admin/css/base.css")[0] == 200
     assert process.stop() == 0
     assert f"Lookout is running at {base_url}/" in process.output()
+    # The periodic work ran in the same process and stopped with it.
+    assert "worker started" in process.output()
+    assert "worker stopped" in process.output()
 
 
 def test_runner_demo_prints_credentials_that_open_the_api(start_runner):
@@ -59,4 +64,29 @@ def test_runner_demo_prints_credentials_that_open_the_api(start_runner):
     with session_login(base_url, username, password).open(f"{base_url}/api/cameras/", timeout=5) as answer:
         assert answer.status == 200
         assert json.loads(answer.read())
+    read_token = re.search(r"viewer token:\s+(\w+)", process.output()).group(1)
+    status, body = http_get(f"{base_url}/api/cameras/", {"Authorization": f"Token {read_token}"})
+    assert status == 200
+    assert {camera["id"] for camera in json.loads(body)} == {"front_door", "driveway"}
     assert process.stop() == 0
+
+
+def test_runner_on_a_busy_port_says_how_to_pick_another_and_leaves_the_database_alone(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = django_env(tmp_path / "data")
+        done = subprocess.run(
+            [sys.executable, "manage.py", "run", "--demo", "--port", str(port)],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode != 0
+    assert f"could not listen on 127.0.0.1:{port}" in done.stderr
+    assert f"--port {port + 1}" in done.stderr
+    assert not (tmp_path / "data" / "lookout.sqlite3").exists()

@@ -147,7 +147,7 @@ def test_alert_lifecycle_reaches_the_alerts_channel_only(sent, cameras, owner):
     assert gone[0][2]["payload"]["camera_id"] == "garage"
 
 
-def test_job_messages_follow_status_and_ten_percent_steps(sent, owner):
+def test_job_messages_follow_status_and_each_progress_change(sent, owner):
     job = make_job(owner)
 
     def move(**changes):
@@ -159,10 +159,9 @@ def test_job_messages_follow_status_and_ten_percent_steps(sent, owner):
         return [t for _, t, _ in sent(change)]
 
     assert move(status=JobStatus.RUNNING, started_at=timezone.now()) == ["job.started"]
-    assert move(progress=5) == []
-    assert move(progress=12) == ["job.progress"]
-    assert move(progress=19) == []
-    assert move(progress=20) == ["job.progress"]
+    assert move(progress=5) == ["job.progress"]
+    assert move(progress=6) == ["job.progress"]
+    assert move(message="Still running") == []
     assert move(status=JobStatus.COMPLETED, progress=100, finished_at=timezone.now()) == ["job.completed"]
 
 

@@ -6,15 +6,27 @@ from project import runner
 
 
 class Command(BaseCommand):
-    help = "Run Lookout in one process: migrate, optionally seed the demo, serve HTTP and WebSockets."
+    help = (
+        "Run Lookout in one process: migrate, optionally seed the demo, serve HTTP and WebSockets "
+        "and run the periodic work."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
         parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
         parser.add_argument("--demo", action="store_true", help="seed the demo household first")
         parser.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations")
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="leave the periodic work to a separate `manage.py worker` (scale-out)",
+        )
 
-    def handle(self, *args, host, port, demo, no_migrate, **options):
+    def handle(self, *args, host, port, demo, no_migrate, no_worker, **options):
+        try:
+            runner.address_check(host=host, port=port)
+        except OSError as error:
+            raise CommandError(str(error)) from error
         if not no_migrate:
             runner.database_migrate()
         seeded = runner.demo_seed() if demo else None
@@ -24,6 +36,6 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         try:
-            runner.serve(host=host, port=port, on_ready=announce)
+            runner.serve(host=host, port=port, on_ready=announce, worker=not no_worker)
         except OSError as error:
             raise CommandError(str(error)) from error

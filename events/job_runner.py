@@ -1,0 +1,256 @@
+"""Running queued jobs: claim one, do its work with paced progress and prompt cancellation, record the end.
+
+The worker claims a job (`job_claim_next`) and runs it (`job_run`) in a thread of its own. A
+job always ends `completed`, `cancelled` or `failed` with the error in its row — also when the
+worker stops under it — never stays `running`.
+"""
+
+import csv
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from events.analyzers import analyzer_load
+from events.filters import EventFilter
+from events.jobs import job_export_save
+from events.models import DetectionBatch, Event, Job, JobStatus, JobType
+from events.selectors import event_list
+
+logger = logging.getLogger(__name__)
+
+# At most 4 job.progress messages a second per job (SPEC §5); it is also how often a running job
+# looks for a cancellation, so a cancel stops the work well within a second.
+PROGRESS_PACE_SECONDS = 0.25
+EXPORT_FIELDS = [
+    "id",
+    "camera_id",
+    "batch_id",
+    "started_at",
+    "ended_at",
+    "risk_score",
+    "risk_level",
+    "summary",
+    "reasoning",
+    "object_types",
+    "detection_count",
+    "reviewed",
+    "notes",
+]
+INTERRUPTED = "The worker stopped before the job finished; queue it again."
+
+
+class JobCancelled(Exception):
+    """Someone cancelled the job while it ran."""
+
+
+class JobInterrupted(Exception):
+    """The worker is stopping."""
+
+
+def job_claim_next() -> Job | None:
+    """Take the oldest queued job for this caller alone: it becomes `running` (job.started)."""
+    queued = Job.objects.filter(status=JobStatus.QUEUED).order_by("created_at", "id")
+    for pk in queued.values_list("pk", flat=True)[:20]:
+        with transaction.atomic():
+            # Re-read under the row lock (SQLite: in the write transaction): a job another worker
+            # took, or one cancelled meanwhile, is no longer queued and is passed over.
+            job = queued.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if job is not None:
+                job.status = JobStatus.RUNNING
+                job.started_at = timezone.now()
+                job.message = "Running"
+                job.save(update_fields=["status", "started_at", "message", "updated_at"])
+                return job
+    return None
+
+
+class JobProgress:
+    """Paces a running job's progress saves and notices cancellation and worker shutdown."""
+
+    def __init__(
+        self, job: Job, stop: threading.Event | None = None, clock: Callable[[], float] = time.monotonic
+    ):
+        self.job = job
+        self.stop = stop
+        self.clock = clock
+        self._last = clock()
+
+    def update(self, done: int, total: int) -> None:
+        """`done` of `total` units finished; saves the whole percent at most every PROGRESS_PACE_SECONDS."""
+        if self.stop is not None and self.stop.is_set():
+            raise JobInterrupted
+        now = self.clock()
+        if now - self._last < PROGRESS_PACE_SECONDS:
+            return
+        self._last = now
+        # 100 only when the job is recorded as completed, with its result.
+        percent = min(99, done * 100 // total) if total else 0
+        with transaction.atomic():
+            status = Job.objects.select_for_update().values_list("status", flat=True).get(pk=self.job.pk)
+            if status == JobStatus.CANCELLED:
+                raise JobCancelled
+            if percent > self.job.progress:
+                self.job.progress = percent
+                self.job.save(update_fields=["progress", "updated_at"])
+
+
+def job_run(*, job: Job, stop: threading.Event | None = None) -> Job:
+    """Do a claimed job to its end: completed with its result, cancelled, or failed with the error."""
+    progress = JobProgress(job, stop)
+    try:
+        if job.job_type == JobType.EXPORT:
+            _export(job, progress)
+        elif job.job_type == JobType.REANALYZE:
+            _reanalyze(job, progress)
+        else:
+            raise ValueError(f"unknown job type {job.job_type!r}")
+    except JobCancelled:
+        logger.info("job %s cancelled", job.pk)
+    except JobInterrupted:
+        _job_fail(job, error=INTERRUPTED)
+    # Whatever a job raises must end in `failed` with the error, never in a job stuck `running`.
+    except Exception as error:
+        logger.exception("job %s failed", job.pk)
+        _job_fail(job, error=f"{type(error).__name__}: {error}")
+    job.refresh_from_db()
+    return job
+
+
+def _job_fail(job: Job, *, error: str) -> None:
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.status != JobStatus.RUNNING:
+            return
+        locked.status = JobStatus.FAILED
+        locked.error = error[:2000]
+        locked.message = "Failed"
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "error", "message", "finished_at", "updated_at"])
+
+
+def _job_complete(job: Job, *, result: dict, message: str) -> None:
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.status != JobStatus.RUNNING:
+            raise JobCancelled
+        locked.status = JobStatus.COMPLETED
+        locked.progress = 100
+        locked.result = result
+        locked.message = message
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "progress", "result", "message", "finished_at", "updated_at"])
+
+
+def export_events(job: Job):
+    """The events an export job covers: the events API's filters over what its creator may see."""
+    if job.created_by is None:
+        raise ValueError("the job has no owner whose cameras it could export")
+    params = {key: value for key, value in job.params.items() if key != "format"}
+    matching = EventFilter(data=params, queryset=event_list(user=job.created_by))
+    if not matching.is_valid():
+        raise ValueError(f"invalid filters: {matching.errors.as_json()}")
+    return matching.qs.order_by("started_at", "id")
+
+
+def _export_row(event: Event) -> dict:
+    row = {field: getattr(event, field) for field in EXPORT_FIELDS}
+    for field in ("started_at", "ended_at"):
+        row[field] = row[field].isoformat() if row[field] else None
+    return row
+
+
+def _export_lines(rows: Iterator[dict], export_format: str) -> Iterator[str]:
+    if export_format == "json":
+        yield "["
+        for index, row in enumerate(rows):
+            yield ("," if index else "") + "\n" + json.dumps(row, ensure_ascii=False)
+        yield "\n]\n"
+        return
+    buffer = _LineBuffer()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    yield buffer.take()
+    for row in rows:
+        writer.writerow({**row, "object_types": " ".join(row["object_types"])})
+        yield buffer.take()
+
+
+class _LineBuffer:
+    """A write target for csv that hands back what was written since the last take()."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+    def take(self) -> str:
+        text, self.parts = "".join(self.parts), []
+        return text
+
+
+def _export(job: Job, progress: JobProgress) -> None:
+    """Stream the matching events to a file, then store it as the job's download."""
+    export_format = job.params.get("format", "csv")
+    events = export_events(job)
+    total = events.count()
+
+    def rows() -> Iterator[dict]:
+        for done, event in enumerate(events.iterator(chunk_size=500)):
+            progress.update(done, total)
+            yield _export_row(event)
+
+    # A temporary file, not memory: an export of every event of a year must not hold it all at once.
+    with tempfile.TemporaryFile("w+b") as spool:
+        for text in _export_lines(rows(), export_format):
+            spool.write(text.encode())
+        size = spool.tell()
+        spool.seek(0)
+        with transaction.atomic():
+            # Locked so a cancel that lands now cannot be overwritten by the completion.
+            if Job.objects.select_for_update().get(pk=job.pk).status != JobStatus.RUNNING:
+                raise JobCancelled
+            job_export_save(job=job, content=File(spool), export_format=export_format, count=total, size=size)
+
+
+def _reanalyze(job: Job, progress: JobProgress) -> None:
+    """Score the range's events again with the current analyzer (event.updated); raises no alerts."""
+    analyzer = analyzer_load()
+    batches = (
+        DetectionBatch.objects.filter(
+            event__started_at__gte=job.params["started_after"],
+            event__started_at__lt=job.params["started_before"],
+        )
+        .select_related("event", "camera")
+        .order_by("event__started_at", "event_id")
+    )
+    total = batches.count()
+    changed = 0
+    for done, batch in enumerate(batches.iterator(chunk_size=200)):
+        progress.update(done, total)
+        analysis = analyzer.analyze(batch)
+        event = batch.event
+        new = {
+            "risk_score": analysis.risk_score,
+            "summary": analysis.summary,
+            "reasoning": analysis.reasoning,
+            "object_types": sorted(set(analysis.object_types)),
+        }
+        fields = [name for name, value in new.items() if getattr(event, name) != value]
+        if fields:
+            for name in fields:
+                setattr(event, name, new[name])
+            # A save, so the receivers announce event.updated; alert rules are not evaluated again:
+            # a re-score must not alert twice for what already happened.
+            event.save(update_fields=[*fields, "updated_at"])
+            changed += 1
+    _job_complete(
+        job, result={"count": total, "changed": changed}, message=f"{changed} of {total} events re-scored"
+    )
