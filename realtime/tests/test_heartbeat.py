@@ -5,7 +5,6 @@ import asyncio
 import pytest
 
 from events.tests.factories import make_event
-from realtime.models import OutboxMessage, OutboxWatermark
 from realtime.tests.conftest import db
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,25 +33,3 @@ async def test_heartbeats_arrive_and_carry_the_last_sequence_written(ws_connect,
         return frame
 
     await asyncio.wait_for(heartbeat_of(sequence), timeout=10)
-
-
-async def test_the_prune_loop_prunes_the_outbox_while_clients_are_connected(
-    ws_connect, owner, cameras, settings, monkeypatch
-):
-    monkeypatch.setattr("realtime.hub.OUTBOX_PRUNE_SECONDS", 0.05)
-    settings.REALTIME_HISTORY_SECONDS = 0
-    client = await ws_connect("/ws/events/", user=owner)
-    await db(make_event, cameras["garage"], 20)
-    sequence = (await client.receive_type("event.created"))["sequence"]
-
-    async def pruned_through() -> int:
-        # The prune is a write in another task with nothing to await on: poll the row, bounded below.
-        while not (mark := await db(OutboxWatermark.objects.filter(pk=1).first)):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        return mark.pruned_through
-
-    assert await asyncio.wait_for(pruned_through(), timeout=10) >= sequence
-    assert not await db(OutboxMessage.objects.filter(id__lte=sequence).exists)
-    # Live frames still arrive after the prune.
-    await db(make_event, cameras["front_door"], 30)
-    assert (await client.receive_type("event.created"))["payload"]["camera_id"] == "front_door"
