@@ -3,22 +3,13 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
-from cameras.serializers import CameraSerializer, CameraUpdateSerializer, cameras_writable_by
+from cameras.serializers import CameraSerializer, CameraUpdateSerializer
 from cameras.services import camera_heartbeat
-from cameras.visibility import cameras_visible_to
-
-
-class ActionPermissions(IsAuthenticated):
-    """An authenticated user holding the model permission the view's `action_perms` names for the action."""
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        perm = getattr(view, "action_perms", {}).get(view.action)
-        return perm is None or request.user.has_perm(perm)
+from cameras.visibility import cameras_visible_to, cameras_writable_by
+from project.permissions import ActionPermissions
 
 
 class CameraViewSet(viewsets.ModelViewSet):

@@ -1,11 +1,10 @@
 """Cameras in JSON, and the `camera_id` field every other write payload uses."""
 
-from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.fields import empty
 
 from cameras.models import Camera
-from cameras.visibility import cameras_visible_to
+from cameras.visibility import cameras_writable_by
 
 
 class CameraSerializer(serializers.ModelSerializer):
@@ -22,11 +21,6 @@ class CameraUpdateSerializer(CameraSerializer):
 
     class Meta(CameraSerializer.Meta):
         read_only_fields = ["id", *CameraSerializer.Meta.read_only_fields]
-
-
-def cameras_writable_by(user, perm: str) -> QuerySet[Camera]:
-    """Cameras `user` may write for: all of them with `perm` (a pipeline account), else the visible ones."""
-    return Camera.objects.all() if user.has_perm(perm) else cameras_visible_to(user)
 
 
 class CameraIdField(serializers.CharField):

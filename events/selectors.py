@@ -5,7 +5,7 @@ from collections import Counter
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDay, TruncHour, TruncWeek
 
-from cameras.visibility import restrict_to_visible
+from cameras.visibility import restrict_to_visible, sees_everything
 from events.models import Alert, Detection, Event, Job
 from events.risk import RiskLevel
 
@@ -30,7 +30,14 @@ def alert_list(*, user) -> QuerySet[Alert]:
 def job_list(*, user) -> QuerySet[Job]:
     """Staff see every job; others the jobs they started."""
     jobs = Job.objects.select_related("created_by")
-    return jobs if user.is_staff else jobs.filter(created_by=user)
+    return jobs if sees_everything(user) else jobs.filter(created_by=user)
+
+
+def job_visible_to(job_id: str, user) -> bool | None:
+    """None if there is no such job; otherwise whether `user` may follow it (the rule of job_list)."""
+    if not Job.objects.filter(pk=job_id).exists():
+        return None
+    return job_list(user=user).filter(pk=job_id).exists()
 
 
 def events_with_best_snapshot(events: QuerySet[Event]) -> QuerySet[Event]:

@@ -10,6 +10,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
+from events.selectors import job_visible_to
 from realtime.backpressure import SCOPE_KEY
 from realtime.batcher import MessageBatcher
 from realtime.broadcast import CONTROL_GROUP, group_name, user_group
@@ -23,7 +24,7 @@ from realtime.refusals import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE, OUTAGE_ERRORS,
 from realtime.stats import stats
 from realtime.status import batcher_counters
 from realtime.subscriptions import CHANNELS, FilterError, Filters, Viewer, parse_filters
-from realtime.visibility import job_visible_to, viewer_for, viewer_recheck
+from realtime.visibility import viewer_for, viewer_recheck
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ where, and how many cameras the household has are not theirs to know.
 from django.db.models import Count, QuerySet
 
 from cameras.models import Camera
-from cameras.visibility import cameras_visible_to
+from cameras.visibility import cameras_visible_to, sees_everything
 from realtime.monitor import gpu_stats, queue_status
 from realtime.status import connections_of, realtime_status
 
@@ -32,7 +32,7 @@ def system_status(*, user) -> dict:
     cameras = camera_counts(Camera.objects.filter(pk__in=cameras_visible_to(user).values("pk")))
     offline = cameras["by_status"].get("offline", 0) + cameras["by_status"].get("error", 0)
     yours = {"connections": {"yours": connections_of(user)}}
-    if user.is_staff:
+    if sees_everything(user):
         realtime = realtime_status()
         realtime["connections"] |= yours["connections"]
     else:

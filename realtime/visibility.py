@@ -1,14 +1,13 @@
 """What a connected user may see, computed once per connection (and again when grants change)."""
 
-from cameras.visibility import visible_camera_ids
-from events.models import Job
+from cameras.visibility import sees_everything, visible_camera_ids
 from realtime.auth import credential_user
 from realtime.subscriptions import Viewer
 
 
 def viewer_for(user) -> Viewer:
     """The user's id, staff flag and visible cameras."""
-    return Viewer(user_id=user.pk, is_staff=user.is_staff, visible_cameras=visible_camera_ids(user))
+    return Viewer(user_id=user.pk, is_staff=sees_everything(user), visible_cameras=visible_camera_ids(user))
 
 
 def viewer_recheck(scope) -> tuple[object, Viewer] | None:
@@ -17,11 +16,3 @@ def viewer_recheck(scope) -> tuple[object, Viewer] | None:
         user_id=scope["user"].pk, method=scope["auth_method"], credential=scope.get("auth_credential")
     )
     return None if user is None else (user, viewer_for(user))
-
-
-def job_visible_to(job_id: str, user) -> bool | None:
-    """None if there is no such job; otherwise whether `user` may follow it."""
-    found = list(Job.objects.filter(pk=job_id).values_list("created_by_id", flat=True)[:1])
-    if not found:
-        return None
-    return user.is_staff or found[0] == user.pk

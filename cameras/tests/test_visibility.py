@@ -3,8 +3,12 @@
 from django.contrib.auth.models import AnonymousUser, Group
 
 from cameras.models import Camera
-from cameras.serializers import cameras_writable_by
-from cameras.visibility import cameras_visible_to, restrict_to_visible, visible_camera_ids
+from cameras.visibility import (
+    cameras_visible_to,
+    cameras_writable_by,
+    restrict_to_visible,
+    visible_camera_ids,
+)
 from events.models import Event
 from events.tests.conftest import T0
 

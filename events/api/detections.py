@@ -4,7 +4,6 @@ import mimetypes
 
 from django.conf import settings
 from django.http import FileResponse, Http404
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -17,21 +16,15 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.utils import html
 
-from cameras.api import ActionPermissions
 from cameras.serializers import CameraIdField
+from events.api.snapshots import snapshot_url
 from events.filters import DetectionFilter
 from events.models import Detection, DetectionBatch, detected_at_plausible, snapshot_size_allowed
 from events.selectors import detection_list
 from events.services import detection_ingest
 from project.datetimes import StorableDateTimeField
 from project.parsers import json_loads
-
-
-def snapshot_url(request, detection_id: int | None) -> str | None:
-    """The authenticated URL of a detection's snapshot (never the media URL)."""
-    if detection_id is None:
-        return None
-    return request.build_absolute_uri(reverse("detection-snapshot", args=[detection_id]))
+from project.permissions import ActionPermissions
 
 
 def bbox_value(column: str, **kwargs) -> serializers.IntegerField:

@@ -7,15 +7,15 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cameras.api import ActionPermissions
 from cameras.serializers import CameraIdField
-from events.api.detections import snapshot_url
 from events.api.event_reports import EventStatsSerializer, EventTimelineSerializer, TimelineQuerySerializer
+from events.api.snapshots import snapshot_url
 from events.filters import EventFilter
 from events.models import Detection, Event
 from events.selectors import event_list, event_stats, event_timeline, events_with_best_snapshot
 from events.services import EVENT_EDITABLE_FIELDS, event_delete, event_record, event_update
 from project.datetimes import StorableDateTimeField
+from project.permissions import ActionPermissions
 
 OBJECT_TYPE_MAX_LENGTH = Detection._meta.get_field("object_type").max_length
 
