@@ -62,7 +62,8 @@ class ConfidenceField(serializers.FloatField):
     """A confidence in 0–1; JSON true/false are not numbers here."""
 
     def __init__(self, **kwargs):
-        super().__init__(min_value=0.0, max_value=1.0, **kwargs)
+        # The model field's validators: the range is written once, on Detection.confidence.
+        super().__init__(validators=Detection._meta.get_field("confidence").validators, **kwargs)
 
     def to_internal_value(self, data) -> float:
         if isinstance(data, bool):

@@ -63,7 +63,8 @@ class EventWriteSerializer(serializers.Serializer):
     camera_id = CameraIdField(source="camera", write_perm="events.add_event")
     started_at = StorableDateTimeField()
     ended_at = StorableDateTimeField(required=False, allow_null=True)
-    risk_score = serializers.IntegerField(min_value=0, max_value=100)
+    # The model field's validators: the range is written once, on Event.risk_score.
+    risk_score = serializers.IntegerField(validators=Event._meta.get_field("risk_score").validators)
     summary = serializers.CharField(max_length=2000)
     reasoning = serializers.CharField(required=False, allow_blank=True, max_length=10000)
     object_types = serializers.ListField(
