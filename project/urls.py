@@ -1,4 +1,4 @@
-"""Lookout URL map: admin, the REST API, its schema and docs, health probes."""
+"""Lookout URL map: the dashboard, admin, the REST API, its schema and docs, health probes."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/", include("realtime.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("dashboard.urls")),
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
 ]
