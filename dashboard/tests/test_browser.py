@@ -1,0 +1,169 @@
+"""The dashboard in headless Chromium against a real daphne: sign in, live events, alerts, screenshots."""
+
+import json
+import re
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# How long a change may take to reach the page before the test fails (a bound, not a latency claim).
+ARRIVAL_TIMEOUT_MS = 10_000
+VIEWER_PASSWORD = "lookout-viewer"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+
+
+class Api:
+    """The REST API of the server under test, with one user's token."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.token = token
+
+    def post(self, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            f"{self.base_url}{path}",
+            data=json.dumps(body or {}).encode(),
+            method="POST",
+            headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"{}")
+
+    def post_event(self, summary: str, *, camera_id: str = "front_door", risk_score: int = 40) -> dict:
+        body = {
+            "camera_id": camera_id,
+            "started_at": datetime.now(UTC).isoformat(),
+            "risk_score": risk_score,
+            "summary": summary,
+        }
+        return self.post("/api/events/", body)
+
+
+@pytest.fixture(scope="module")
+def hub(daphne_server):
+    """The shared daphne with the demo household, and an alert rule with no cooldown for the tests."""
+    tokens = daphne_server.seed_demo()
+    admin = Api(daphne_server.base_url, tokens["admin"])
+    rule = {"name": f"browser test {uuid.uuid4().hex[:6]}", "min_risk_score": 95, "cooldown_seconds": 0}
+    admin.post("/api/alert-rules/", rule)
+    return {"server": daphne_server, "pipeline": Api(daphne_server.base_url, tokens["pipeline"])}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_dashboard(browser, hub) -> Iterator:
+    """Open a new browser context signed in as the demo viewer, on a live dashboard."""
+    contexts: list[BrowserContext] = []
+    expect.set_options(timeout=ARRIVAL_TIMEOUT_MS)
+
+    def open_(viewport: dict = DESKTOP, color_scheme: str = "light") -> Page:
+        context = browser.new_context(
+            base_url=hub["server"].base_url,
+            viewport=viewport,
+            color_scheme=color_scheme,
+            reduced_motion="reduce",
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/")
+        expect(page).to_have_url(f"{hub['server'].base_url}/accounts/login/?next=/")
+        page.get_by_label("Username").fill("viewer")
+        page.get_by_label("Password").fill(VIEWER_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def test_viewer_signs_in_and_sees_an_event_posted_through_the_api(open_dashboard, hub):
+    page = open_dashboard()
+    summary = f"Person at the door {uuid.uuid4().hex[:8]}"
+    event = hub["pipeline"].post_event(summary, risk_score=72)
+    row = page.locator(f"#event-{event['id']}")
+    expect(row).to_contain_text(summary)
+    expect(row.locator(".badge")).to_have_text("High 72")
+    expect(row).to_contain_text("Front door")
+
+
+def test_a_hidden_cameras_event_never_appears(open_dashboard, hub):
+    page = open_dashboard()
+    hidden = hub["pipeline"].post_event(f"Backyard {uuid.uuid4().hex[:8]}", camera_id="backyard")
+    # Events reach a socket in sequence order: once the later one is drawn, the hidden one had its turn.
+    later = hub["pipeline"].post_event(f"Driveway {uuid.uuid4().hex[:8]}", camera_id="driveway")
+    expect(page.locator(f"#event-{later['id']}")).to_be_visible()
+    expect(page.locator(f"#event-{hidden['id']}")).to_have_count(0)
+    assert "Backyard" not in page.locator("main").inner_text()
+
+
+def test_acknowledging_in_one_context_updates_another(open_dashboard, hub):
+    first, second = open_dashboard(), open_dashboard()
+    summary = f"Break-in at the door {uuid.uuid4().hex[:8]}"
+    hub["pipeline"].post_event(summary, risk_score=96)
+    in_first = first.locator("#alerts li", has_text=summary)
+    in_second = second.locator("#alerts li", has_text=summary)
+    expect(in_second).to_have_attribute("data-status", "pending")
+    expect(second).to_have_title(re.compile(r"^\(\d+\) Dashboard · Lookout$"))
+    in_first.get_by_role("button", name="Acknowledge").click()
+    expect(in_second).to_have_attribute("data-status", "acknowledged")
+    expect(in_second.locator(".status")).to_have_text("Acknowledged by viewer")
+    expect(in_second.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    in_second.get_by_role("button", name="Dismiss").click()
+    expect(in_first).to_have_count(0)
+
+
+@pytest.fixture(scope="module")
+def scene(hub) -> str:
+    """Two cameras online and events of every risk level; the summary of the newest."""
+    pipeline = hub["pipeline"]
+    for camera_id in ("front_door", "driveway"):
+        pipeline.post(f"/api/cameras/{camera_id}/heartbeat/")
+    newest = "Person trying the door handle at night"
+    for summary, camera_id, score in [
+        ("Package left on the porch", "front_door", 22),
+        ("Car parked in the driveway for 10 minutes", "driveway", 45),
+        ("Person walking up to the door", "front_door", 68),
+        (newest, "front_door", 97),
+    ]:
+        pipeline.post_event(summary, camera_id=camera_id, risk_score=score)
+    return newest
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_screenshots_desktop_and_phone(browser, open_dashboard, hub, scene, color_scheme):
+    for name, viewport in [("desktop", DESKTOP), ("phone", PHONE)]:
+        page = open_dashboard(viewport=viewport, color_scheme=color_scheme)
+        expect(page.locator("#events li").first).to_contain_text(scene)
+        page.screenshot(path=SCREENSHOTS / f"dashboard-{name}-{color_scheme}.png", full_page=name == "phone")
+    context = browser.new_context(base_url=hub["server"].base_url, viewport=PHONE, color_scheme=color_scheme)
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.screenshot(path=SCREENSHOTS / f"sign-in-phone-{color_scheme}.png")
+    context.close()
