@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from project.testing.servers import BASE_DIR, answers_200
+
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -75,28 +77,33 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+def sign_in(context: BrowserContext) -> Page:
+    """Sign in as the demo viewer through the sign-in form; the page once the dashboard is live."""
+    page = context.new_page()
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/$"))
+    page.get_by_label("Username").fill("viewer")
+    page.get_by_label("Password").fill(VIEWER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    return page
+
+
 @pytest.fixture
 def open_dashboard(browser, hub) -> Iterator:
     """Open a new browser context signed in as the demo viewer, on a live dashboard."""
     contexts: list[BrowserContext] = []
     expect.set_options(timeout=ARRIVAL_TIMEOUT_MS)
 
-    def open_(viewport: dict = DESKTOP, color_scheme: str = "light") -> Page:
+    def open_(viewport: dict = DESKTOP, color_scheme: str = "light", base_url: str | None = None) -> Page:
         context = browser.new_context(
-            base_url=hub["server"].base_url,
+            base_url=base_url or hub["server"].base_url,
             viewport=viewport,
             color_scheme=color_scheme,
             reduced_motion="reduce",
         )
         contexts.append(context)
-        page = context.new_page()
-        page.goto("/")
-        expect(page).to_have_url(f"{hub['server'].base_url}/accounts/login/?next=/")
-        page.get_by_label("Username").fill("viewer")
-        page.get_by_label("Password").fill(VIEWER_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-        return page
+        return sign_in(context)
 
     yield open_
     for context in contexts:
@@ -137,6 +144,41 @@ def test_acknowledging_in_one_context_updates_another(open_dashboard, hub):
     expect(in_second.get_by_role("button", name="Acknowledge")).to_have_count(0)
     in_second.get_by_role("button", name="Dismiss").click()
     expect(in_first).to_have_count(0)
+
+
+# Written while the server is down: the outbox keeps them for the client's resume.
+WRITE_EVENTS_SCRIPT = """
+from django.utils import timezone
+from cameras.models import Camera
+from events.services import event_record
+for n in range({first}, {last}):
+    event_record(camera=Camera.objects.get(pk="front_door"), started_at=timezone.now(), risk_score=40,
+                 summary=f"Restart #{{n}}")
+"""
+
+
+def test_after_a_server_restart_the_feed_shows_every_event_once_in_order(open_dashboard, start_daphne, spawn):
+    server = start_daphne()
+    pipeline = Api(server.base_url, server.seed_demo()["pipeline"])
+    page = open_dashboard(base_url=server.base_url)
+    summaries = [f"Restart #{n}" for n in range(9)]
+    for summary in summaries[:3]:
+        pipeline.post_event(summary)
+    expect(page.get_by_text(summaries[2], exact=True)).to_be_visible()
+
+    server.stop()
+    expect(page.locator("#connection")).not_to_have_attribute("data-state", "live")
+    server.manage("shell", "--no-imports", "-c", WRITE_EVENTS_SCRIPT.format(first=3, last=6))
+    restarted = spawn("daphne-restarted", server.process.popen.args, cwd=BASE_DIR, env=server.env)
+    restarted.wait_until(lambda: answers_200(f"{server.base_url}/healthz"), what="answering /healthz")
+    for summary in summaries[6:]:
+        pipeline.post_event(summary)
+
+    # Reconnecting waits out a jittered backoff of up to a few seconds first.
+    expect(page.get_by_text(summaries[-1], exact=True)).to_be_visible(timeout=3 * ARRIVAL_TIMEOUT_MS)
+    shown = page.locator("#events .summary").all_inner_texts()
+    assert [text for text in shown if text.startswith("Restart #")] == summaries[::-1]
+    restarted.stop()
 
 
 @pytest.fixture(scope="module")
