@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from project import health
 
+admin.site.site_header = admin.site.site_title = "Lookout"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("cameras.urls")),

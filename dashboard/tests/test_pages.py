@@ -132,3 +132,20 @@ def test_anonymous_alert_action_goes_to_sign_in_and_changes_nothing(client, hous
     alert.refresh_from_db()
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
     assert alert.status == AlertStatus.PENDING
+
+
+def test_the_admin_says_lookout(client, owner):
+    client.force_login(owner)
+    body = client.get("/admin/").content.decode()
+    assert "<title>Site administration | Lookout</title>" in body
+    assert '<a href="/admin/">Lookout</a>' in body
+
+
+def test_api_docs_load_swagger_ui_from_our_own_static_files(client, owner):
+    from django.contrib.staticfiles import finders
+
+    client.force_login(owner)
+    body = client.get("/api/docs/").content.decode()
+    assert "cdn.jsdelivr.net" not in body
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in body
+    assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
