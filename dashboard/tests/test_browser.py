@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from project.testing.servers import BASE_DIR, answers_200
@@ -208,4 +209,22 @@ def test_screenshots_desktop_and_phone(browser, open_dashboard, hub, scene, colo
     page = context.new_page()
     page.goto("/accounts/login/")
     page.screenshot(path=SCREENSHOTS / f"sign-in-phone-{color_scheme}.png")
+    context.close()
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_pages_have_no_serious_accessibility_violations(browser, open_dashboard, hub, scene, color_scheme):
+    dashboard = open_dashboard(color_scheme=color_scheme)
+    expect(dashboard.locator("#events li").first).to_contain_text(scene)
+    context = browser.new_context(base_url=hub["server"].base_url, color_scheme=color_scheme)
+    sign_in_page = context.new_page()
+    sign_in_page.goto("/accounts/login/")
+    for page in (dashboard, sign_in_page):
+        violations = Axe().run(page).response["violations"]
+        serious = [
+            (v["id"], v["impact"], len(v["nodes"]))
+            for v in violations
+            if v["impact"] in {"serious", "critical"}
+        ]
+        assert serious == [], page.url
     context.close()
