@@ -58,12 +58,14 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "project",
     "cameras",
     "events",
     "realtime",
     "worker",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -155,7 +157,10 @@ MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(DATA_DIR / "media")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "/admin/login/"
+# Our own sign-in page: the admin's refuses anyone who is not staff.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns an anonymous request's 403 into a 401.
@@ -182,6 +187,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from our own static files: /api/docs/ works without a CDN (offline hubs).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # status / severity / risk_level reuse the same choice sets across components: name each once.
     "ENUM_NAME_OVERRIDES": {
         "RiskLevelEnum": "events.risk.RiskLevel",

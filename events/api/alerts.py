@@ -48,6 +48,7 @@ class AlertSerializer(serializers.ModelSerializer):
 
     event_id = serializers.IntegerField(read_only=True)
     camera_id = serializers.CharField(source="event.camera_id", read_only=True)
+    camera_name = serializers.CharField(source="event.camera.name", read_only=True)
     rule = AlertRuleRefSerializer(read_only=True, allow_null=True)
     acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
@@ -60,6 +61,7 @@ class AlertSerializer(serializers.ModelSerializer):
             "id",
             "event_id",
             "camera_id",
+            "camera_name",
             "severity",
             "status",
             "message",

@@ -24,6 +24,7 @@ class EventSerializer(serializers.ModelSerializer):
     """A security event as clients read it, with the URL of its best snapshot if it has one."""
 
     camera_id = serializers.CharField(read_only=True)
+    camera_name = serializers.CharField(source="camera.name", read_only=True)
     object_types = serializers.ListField(child=serializers.CharField(), read_only=True)
     best_snapshot_url = serializers.SerializerMethodField()
 
@@ -32,6 +33,7 @@ class EventSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "camera_id",
+            "camera_name",
             "batch_id",
             "started_at",
             "ended_at",

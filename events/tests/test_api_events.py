@@ -73,6 +73,7 @@ def test_an_event_reads_with_camera_id_derived_level_and_iso_times(client_for, v
     assert client_for(viewer).get(detail(event.pk)).json() == {
         "id": event.pk,
         "camera_id": "front_door",
+        "camera_name": "Front door",
         "batch_id": "b-7",
         "started_at": "2026-11-23T10:00:00Z",
         "ended_at": "2026-11-23T10:02:00Z",
