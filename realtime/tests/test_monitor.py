@@ -174,9 +174,16 @@ class Listener:
         return sorted(orjson.loads(m["text"])["type"] for m in async_to_sync(take)())
 
 
+@pytest.fixture
+def listener():
+    """A Listener that leaves the group afterwards (the in-memory layer outlives the test)."""
+    listening = Listener()
+    yield listening
+    async_to_sync(listening.layer.group_discard)(SYSTEM_GROUP, listening.channel)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_each_round_publishes_status_gpu_queue_and_throughput(cameras):
-    listener = Listener()
+def test_each_round_publishes_status_gpu_queue_and_throughput(cameras, listener):
     SystemMonitor()(timezone.now())
     assert listener.types(4) == ROUND
 
