@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from realtime.counters import stats
 from realtime.envelope import Envelope
 from realtime.event_types import get_event_channel, is_durable, missing_payload_fields, validate_event_type
 from realtime.outbox import outbox_append
-from realtime.stats import stats
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from collections import Counter
 
+from realtime.counters import stats
 from realtime.hub import live_hubs
-from realtime.stats import stats
 
 COUNTER_KEYS = (
     "total_messages_queued",

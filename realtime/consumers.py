@@ -14,6 +14,8 @@ from events.selectors import job_visible_to
 from realtime.backpressure import SCOPE_KEY
 from realtime.batcher import MessageBatcher
 from realtime.broadcast import CONTROL_GROUP, group_name, user_group
+from realtime.connection_figures import batcher_counters
+from realtime.counters import stats
 from realtime.envelope import encode_frame
 from realtime.event_types import DURABLE_CHANNELS
 from realtime.event_types import WebSocketEventType as T
@@ -21,8 +23,6 @@ from realtime.hub import get_hub
 from realtime.outbox import outbox_last_sequence, outbox_replay
 from realtime.ratelimit import TokenBucket
 from realtime.refusals import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage
-from realtime.stats import stats
-from realtime.status import batcher_counters
 from realtime.subscriptions import CHANNELS, FilterError, Filters, Viewer, parse_filters
 from realtime.visibility import viewer_for, viewer_recheck
 

@@ -23,8 +23,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from realtime.counters import stats
 from realtime.outbox import outbox_last_sequence
-from realtime.stats import stats
 
 logger = logging.getLogger(__name__)
 

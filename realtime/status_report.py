@@ -11,8 +11,8 @@ from django.db.models import Count, QuerySet
 
 from cameras.models import Camera
 from cameras.visibility import cameras_visible_to, sees_everything
+from realtime.connection_figures import connections_of, realtime_status
 from realtime.monitor import gpu_stats, queue_status
-from realtime.status import connections_of, realtime_status
 
 
 def camera_counts(cameras: QuerySet[Camera]) -> dict:

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from realtime.system import system_status
+from realtime.status_report import system_status
 from realtime.tickets import ticket_issue
 
 

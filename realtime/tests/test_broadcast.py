@@ -20,8 +20,8 @@ from events.services import (
 )
 from events.tests.factories import make_alert, make_event, make_job
 from realtime.broadcast import PayloadError, publish
+from realtime.counters import stats
 from realtime.models import OutboxMessage
-from realtime.stats import stats
 
 pytestmark = pytest.mark.django_db
 
