@@ -57,6 +57,8 @@ NIGHT_SCENARIOS = [
 ]
 INTRUDER = ("intruder", 1, None, [("person", 3)], (0.9, 0.99), (3, 6))
 INTRUDER_CAMERAS = ["garage", "backyard"]
+# The cameras' frame size, for bounding boxes.
+FRAME_WIDTH, FRAME_HEIGHT = 1280, 720
 
 
 def is_night(at: datetime) -> bool:
@@ -134,8 +136,8 @@ class DemoTraffic:
             "confidence": round(self.rng.uniform(*confidence), 2),
             "detected_at": at,
             "bbox": {
-                "x": self.rng.randint(0, 1280 - width),
-                "y": self.rng.randint(0, 720 - height),
+                "x": self.rng.randint(0, FRAME_WIDTH - width),
+                "y": self.rng.randint(0, FRAME_HEIGHT - height),
                 "width": width,
                 "height": height,
             },
@@ -164,7 +166,10 @@ class IngestSink:
         ids = set(tick.heartbeats) | {row["camera_id"] for row in tick.detections}
         cameras = Camera.objects.in_bulk(ids)
         if tick.detections:
-            rows = [{**row, "camera": cameras[row["camera_id"]]} for row in tick.detections]
+            rows = [
+                {**{k: v for k, v in row.items() if k != "camera_id"}, "camera": cameras[row["camera_id"]]}
+                for row in tick.detections
+            ]
             detection_ingest(rows=rows)
         for camera_id in tick.heartbeats:
             if camera_id in cameras:

@@ -120,7 +120,7 @@ def serve(
     try:
         server.run()
     finally:
-        # The simulator first: the worker then closes what it sent.
+        # The simulator first: nothing new arrives while the worker finishes the task in hand.
         if simulator_thread is not None and simulator_thread.thread.is_alive():
             simulator_thread.stop()
         if worker_thread is not None and worker_thread.thread.is_alive():
