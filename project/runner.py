@@ -81,22 +81,34 @@ def application():
     return ASGIStaticFilesHandler(lookout_application)
 
 
-def serve(*, host: str, port: int, on_ready: Callable[[], None], worker: bool = True) -> None:
+def serve(
+    *,
+    host: str,
+    port: int,
+    on_ready: Callable[[], None],
+    worker: bool = True,
+    simulate: list[str] | None = None,
+) -> None:
     """Serve until SIGINT or SIGTERM, the way daphne's own CLI does; raise if the port can't be bound.
 
-    With `worker`, the periodic work runs in a thread from the moment the server listens until it stops.
+    With `worker`, the periodic work runs in a thread from the moment the server listens until it stops;
+    with `simulate` (camera ids), so does the demo simulator, driving those cameras.
     """
     from daphne.endpoints import build_endpoint_description_strings
 
+    from events.simulator import SimulatorThread
     from project.server import LookoutServer
     from worker.hosting import WorkerThread
 
     worker_thread = WorkerThread() if worker else None
+    simulator_thread = SimulatorThread(cameras=simulate) if simulate else None
 
     def ready() -> None:
         # Only once the port is ours: a runner that cannot listen must not do another's periodic work.
         if worker_thread is not None:
             worker_thread.start()
+        if simulator_thread is not None:
+            simulator_thread.start()
         on_ready()
 
     server = LookoutServer(
@@ -108,6 +120,9 @@ def serve(*, host: str, port: int, on_ready: Callable[[], None], worker: bool = 
     try:
         server.run()
     finally:
+        # The simulator first: nothing new arrives while the worker finishes the task in hand.
+        if simulator_thread is not None and simulator_thread.thread.is_alive():
+            simulator_thread.stop()
         if worker_thread is not None and worker_thread.thread.is_alive():
             worker_thread.stop()
     if server.abort_start:

@@ -14,7 +14,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
         parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-        parser.add_argument("--demo", action="store_true", help="seed the demo household first")
+        parser.add_argument("--demo", action="store_true", help="seed the demo household and simulate it")
+        parser.add_argument(
+            "--no-simulator",
+            action="store_true",
+            help="with --demo, seed the household but do not simulate its cameras' traffic",
+        )
         parser.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations")
         parser.add_argument(
             "--no-worker",
@@ -22,7 +27,7 @@ class Command(BaseCommand):
             help="leave the periodic work to a separate `manage.py worker` (scale-out)",
         )
 
-    def handle(self, *args, host, port, demo, no_migrate, no_worker, **options):
+    def handle(self, *args, host, port, demo, no_simulator, no_migrate, no_worker, **options):
         try:
             runner.address_check(host=host, port=port)
         except OSError as error:
@@ -36,6 +41,12 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         try:
-            runner.serve(host=host, port=port, on_ready=announce, worker=not no_worker)
+            runner.serve(
+                host=host,
+                port=port,
+                on_ready=announce,
+                worker=not no_worker,
+                simulate=seeded["cameras"] if seeded and not no_simulator else None,
+            )
         except OSError as error:
             raise CommandError(str(error)) from error
