@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from realtime.refusals import OUTAGE_ERRORS, outage
 from worker.models import TaskTurn
 
 logger = logging.getLogger(__name__)
@@ -82,18 +83,21 @@ class Worker:
             if not task.shared_turn or task_turn_take(name=task.name, interval=task.interval, now=now):
                 task.step(now)
                 self.runs[task.name] += 1
-        except Exception:
+        except Exception as error:
             self.failures[task.name] += 1
             failures = self._failures_in_a_row[task.name] = self._failures_in_a_row[task.name] + 1
             delay = min(RETRY_CAP_SECONDS, task.interval * 2**failures)
             # Powers of two only: a long outage logs a few lines, not one per attempt.
             if failures & (failures - 1) == 0:
+                # An outage (database, Redis) is outside our code: one line, no traceback.
+                is_outage = isinstance(error, OUTAGE_ERRORS)
                 logger.error(
-                    "worker task %s failed (%d in a row); retrying in %.1f s",
+                    "worker task %s failed (%d in a row%s); retrying in %.1f s",
                     task.name,
                     failures,
+                    f": {outage(error)}" if is_outage else "",
                     delay,
-                    exc_info=failures == 1,
+                    exc_info=failures == 1 and not is_outage,
                 )
             return delay
         if self._failures_in_a_row.pop(task.name, 0):
