@@ -50,6 +50,7 @@ class Server:
                     "manage.py",
                     "run",
                     "--demo",
+                    "--no-simulator",  # only the benchmark's own traffic
                     "--port",
                     str(self.port),
                     *([] if worker else ["--no-worker"]),

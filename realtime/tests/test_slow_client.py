@@ -25,11 +25,15 @@ DETECTIONS = POSTS * PER_POST
 
 @pytest.fixture
 def runner(spawn, tmp_path):
-    """`manage.py run --demo` with a 32 KiB unread-bytes bound; (base URL, admin token, pipeline token)."""
+    """`run --demo --no-simulator`, 32 KiB unread-bytes bound; (base URL, admin token, pipeline token)."""
     port = free_port()
     env = django_env(tmp_path / "data", {"REALTIME_CLIENT_BUFFER_BYTES": str(32 * 1024)})
     process = spawn(
-        "runner", [sys.executable, "manage.py", "run", "--demo", "--port", str(port)], cwd=BASE_DIR, env=env
+        "runner",
+        # No simulator: the test counts exactly the detections it posts.
+        [sys.executable, "manage.py", "run", "--demo", "--no-simulator", "--port", str(port)],
+        cwd=BASE_DIR,
+        env=env,
     )
     base_url = f"http://127.0.0.1:{port}"
     process.wait_until(lambda: answers_200(f"{base_url}/healthz"), what="answering /healthz", timeout=60)
