@@ -1,7 +1,8 @@
 """A demo household: cameras, an admin, a viewer, the pipeline's account and a few alert rules.
 
-Idempotent: running it again creates nothing new, keeps the pipeline's token, and sets the
-two passwords to the ones given, so that what the command prints always works.
+Idempotent: running it again creates nothing new, keeps the pipeline's token and keeps the two
+passwords set when their users were created, so that a second `make run` does not lock the first
+instance's users out; `reset_passwords` sets them to the ones given.
 """
 
 from datetime import time
@@ -26,6 +27,8 @@ ADMIN_USERNAME = "admin"
 VIEWER_USERNAME = "viewer"
 PIPELINE_USERNAME = "pipeline"
 VIEWER_GROUP = "family"
+# What the commands print in place of a password an earlier seed set and this one kept.
+PASSWORD_KEPT = "(set earlier and kept; --reset-demo-passwords sets a new one)"
 PIPELINE_PERMISSIONS = [("events", "add_detection"), ("events", "add_event"), ("cameras", "send_heartbeat")]
 DEMO_RULES = [
     {"name": "High risk anywhere", "min_risk_score": 60},
@@ -45,35 +48,45 @@ DEMO_RULES = [
 ]
 
 
-def _user(username: str, password: str, **flags):
-    user, _ = get_user_model().objects.get_or_create(username=username)
+def _user(username: str, password: str, *, reset_password: bool = False, **flags):
+    """Find or create `username`; its password is set at creation or on reset, else kept.
+
+    Returns the user and the password now in force if it was just set, else None (set earlier).
+    """
+    user, created = get_user_model().objects.get_or_create(username=username)
     for name, value in flags.items():
         setattr(user, name, value)
-    if password:
-        user.set_password(password)
-    else:
+    password_set = None
+    if not password:
         user.set_unusable_password()
+    elif created or reset_password:
+        user.set_password(password)
+        password_set = password
     user.save()
-    return user
+    return user, password_set
 
 
 @transaction.atomic
-def demo_household_seed(*, admin_password: str, viewer_password: str) -> dict:
-    """Create (or find) the demo household; return its cameras, rules and credentials."""
+def demo_household_seed(*, admin_password: str, viewer_password: str, reset_passwords: bool = False) -> dict:
+    """Create (or find) the demo household; return its cameras, rules and credentials.
+
+    A password in the result is None when it was set by an earlier seed and kept.
+    """
     cameras = {
         slug: Camera.objects.get_or_create(id=slug, defaults={"name": name, "location": location})[0]
         for slug, name, location in DEMO_CAMERAS
     }
-    _user(ADMIN_USERNAME, admin_password, is_staff=True, is_superuser=True)
-
-    viewer = _user(VIEWER_USERNAME, viewer_password)
+    _, admin_password = _user(
+        ADMIN_USERNAME, admin_password, reset_password=reset_passwords, is_staff=True, is_superuser=True
+    )
+    viewer, viewer_password = _user(VIEWER_USERNAME, viewer_password, reset_password=reset_passwords)
     family, _ = Group.objects.get_or_create(name=VIEWER_GROUP)
     viewer.groups.add(family)
     cameras["front_door"].viewers.add(viewer)
     cameras["driveway"].viewer_groups.add(family)
 
     # A service account: it authenticates with its token only.
-    pipeline = _user(PIPELINE_USERNAME, "")
+    pipeline, _ = _user(PIPELINE_USERNAME, "")
     for app_label, codename in PIPELINE_PERMISSIONS:
         pipeline.user_permissions.add(
             Permission.objects.get(content_type__app_label=app_label, codename=codename)

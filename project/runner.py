@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connections
 from rest_framework.authtoken.models import Token
 
-from events.demo import demo_household_seed
+from events.demo import PASSWORD_KEPT, demo_household_seed
 
 
 def address_check(*, host: str, port: int) -> None:
@@ -43,10 +43,13 @@ def database_migrate() -> None:
     connections.close_all()
 
 
-def demo_seed() -> dict:
-    """Seed the demo household with fresh passwords; returns what events.demo says about it."""
+def demo_seed(*, reset_passwords: bool = False) -> dict:
+    """Seed the demo household, with random passwords for users it creates (or all, on reset);
+    returns what events.demo says about it."""
     demo = demo_household_seed(
-        admin_password=secrets.token_urlsafe(9), viewer_password=secrets.token_urlsafe(9)
+        admin_password=secrets.token_urlsafe(9),
+        viewer_password=secrets.token_urlsafe(9),
+        reset_passwords=reset_passwords,
     )
     # The pipeline's token can only write; a client following docs/protocol.md needs one that reads.
     viewer = get_user_model().objects.get(username=demo["viewer"]["username"])
@@ -65,7 +68,8 @@ def banner(*, host: str, port: int, demo: dict | None) -> str:
     ]
     if demo:
         lines += [
-            f"  sign in:  {demo[role]['username']} / {demo[role]['password']}" for role in ("admin", "viewer")
+            f"  sign in:  {demo[role]['username']} / {demo[role]['password'] or PASSWORD_KEPT}"
+            for role in ("admin", "viewer")
         ]
         lines.append(f"  pipeline token: {demo['pipeline']['token']}  (writes detections)")
         lines.append(f"  viewer token:   {demo['viewer']['token']}  (reads: API and WebSockets)")

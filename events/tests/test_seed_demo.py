@@ -4,7 +4,7 @@ import io
 from datetime import time
 
 import pytest
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
@@ -89,13 +89,23 @@ def test_output_gives_every_credential():
     assert "Authorization: Token " in out
 
 
-def test_passwords_come_from_the_options_and_are_reset_on_a_rerun():
-    seed()
-    out = seed(admin_password="s3cret-admin", viewer_password="s3cret-viewer")
+def test_a_rerun_keeps_the_passwords_set_at_creation():
+    seed(admin_password="first-admin", viewer_password="first-viewer")
+    out = seed(admin_password="second-admin", viewer_password="second-viewer")
+    assert "second-" not in out
+    assert "password (set earlier and kept; --reset-demo-passwords sets a new one)" in out
+    assert authenticate(username="admin", password="first-admin")
+    assert authenticate(username="viewer", password="first-viewer")
+
+
+def test_the_reset_flag_sets_the_given_passwords():
+    seed(admin_password="first-admin", viewer_password="first-viewer")
+    out = seed(admin_password="s3cret-admin", viewer_password="s3cret-viewer", reset_demo_passwords=True)
     assert "password s3cret-admin" in out
     assert "password s3cret-viewer" in out
-    assert get_user_model().objects.get(username="admin").check_password("s3cret-admin")
-    assert get_user_model().objects.get(username="viewer").check_password("s3cret-viewer")
+    assert authenticate(username="admin", password="s3cret-admin")
+    assert authenticate(username="viewer", password="s3cret-viewer")
+    assert authenticate(username="admin", password="first-admin") is None
 
 
 def test_passwords_default_to_the_environment(monkeypatch):
@@ -116,3 +126,10 @@ def test_the_seed_function_returns_what_the_command_prints():
     assert seeded["viewer"]["cameras"] == ["front_door", "driveway"]
     assert seeded["pipeline"]["token"] == Token.objects.get(user__username="pipeline").key
     assert seeded["cameras"] == ["front_door", "driveway", "backyard", "garage", "living_room"]
+
+
+def test_the_seed_function_says_which_passwords_it_kept():
+    demo_household_seed(admin_password="a-pass", viewer_password="v-pass")
+    seeded = demo_household_seed(admin_password="other", viewer_password="other")
+    assert (seeded["admin"]["password"], seeded["viewer"]["password"]) == (None, None)
+    assert get_user_model().objects.get(username="admin").check_password("a-pass")

@@ -71,6 +71,25 @@ def test_runner_demo_prints_credentials_that_open_the_api(start_runner):
     assert process.stop() == 0
 
 
+def test_a_second_demo_run_keeps_the_passwords_and_the_reset_flag_changes_them(start_runner):
+    first, _ = start_runner("--demo", "--no-simulator")
+    admin_password = re.search(r"sign in:\s+admin / (\S+)", first.output()).group(1)
+    assert first.stop() == 0
+
+    second, base_url = start_runner("--demo", "--no-simulator")
+    assert "sign in:  admin / (set earlier and kept; --reset-demo-passwords" in second.output()
+    session_login(base_url, "admin", admin_password)
+    assert second.stop() == 0
+
+    third, base_url = start_runner("--demo", "--no-simulator", "--reset-demo-passwords")
+    new_password = re.search(r"sign in:\s+admin / (\S+)", third.output()).group(1)
+    assert new_password != admin_password
+    session_login(base_url, "admin", new_password)
+    with pytest.raises(AssertionError, match="could not sign in"):
+        session_login(base_url, "admin", admin_password)
+    assert third.stop() == 0
+
+
 def test_runner_on_a_busy_port_says_how_to_pick_another_and_leaves_the_database_alone(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -20,6 +20,11 @@ class Command(BaseCommand):
             action="store_true",
             help="with --demo, seed the household but do not simulate its cameras' traffic",
         )
+        parser.add_argument(
+            "--reset-demo-passwords",
+            action="store_true",
+            help="with --demo, give the admin and viewer new passwords (by default set once, then kept)",
+        )
         parser.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations")
         parser.add_argument(
             "--no-worker",
@@ -27,14 +32,16 @@ class Command(BaseCommand):
             help="leave the periodic work to a separate `manage.py worker` (scale-out)",
         )
 
-    def handle(self, *args, host, port, demo, no_simulator, no_migrate, no_worker, **options):
+    def handle(
+        self, *args, host, port, demo, no_simulator, reset_demo_passwords, no_migrate, no_worker, **options
+    ):
         try:
             runner.address_check(host=host, port=port)
         except OSError as error:
             raise CommandError(str(error)) from error
         if not no_migrate:
             runner.database_migrate()
-        seeded = runner.demo_seed() if demo else None
+        seeded = runner.demo_seed(reset_passwords=reset_demo_passwords) if demo else None
 
         def announce() -> None:
             self.stdout.write(runner.banner(host=host, port=port, demo=seeded))
