@@ -8,6 +8,7 @@ status) is read-only here.
 
 from collections.abc import Callable
 
+from django import forms
 from django.contrib import admin, messages
 from django.forms.models import BaseInlineFormSet
 
@@ -22,6 +23,7 @@ from events.services import (
     event_record,
     event_update,
     events_mark_reviewed,
+    job_create,
 )
 
 INLINE_DETECTIONS = 20
@@ -245,9 +247,27 @@ class AlertRuleAdmin(admin.ModelAdmin):
         return ", ".join(camera.pk for camera in rule.cameras.all()) or "All"
 
 
+class JobAddForm(forms.ModelForm):
+    """A job to queue, its params checked by the API's own serializer (defaults filled in)."""
+
+    class Meta:
+        model = Job
+        fields = ["job_type", "params"]
+
+    def clean(self):
+        from events.api.jobs import JobCreateSerializer
+
+        cleaned = super().clean()
+        data = {"job_type": cleaned.get("job_type"), "params": cleaned.get("params") or {}}
+        serializer = JobCreateSerializer(data=data, context={"request": self.request})
+        if not serializer.is_valid():
+            raise forms.ValidationError(str(serializer.errors))
+        return {**cleaned, **serializer.validated_data}
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    """Jobs are queued through the API; the admin follows them and can cancel them."""
+    """Jobs are queued here as through the API (job_create); the admin follows them and can cancel them."""
 
     list_display = ["id", "job_type", "status", "progress", "created_by", "created_at", "finished_at"]
     list_filter = ["job_type", "status"]
@@ -257,10 +277,21 @@ class JobAdmin(admin.ModelAdmin):
     actions = ["cancel_selected"]
 
     def has_add_permission(self, request):
-        return False
+        return request.user.has_perm("events.add_job")
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, form=JobAddForm, **kwargs)
+        form.request = request
+        return form
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        form.instance = job_create(job_type=data["job_type"], params=data["params"], user=request.user)
 
     def has_cancel_permission(self, request):
         return request.user.has_perm("events.change_job")
