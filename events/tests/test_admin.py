@@ -63,7 +63,7 @@ MODELS = [
     ("realtime", "outboxmessage"),
     ("realtime", "outboxwatermark"),
 ]
-ADDABLE = {("cameras", "camera"), ("events", "event"), ("events", "alertrule")}
+ADDABLE = {("cameras", "camera"), ("events", "event"), ("events", "alertrule"), ("events", "job")}
 
 
 def admin_url(app: str, model: str, view: str, *args) -> str:
@@ -245,3 +245,22 @@ def test_alert_rule_is_added_with_cameras_from_the_admin(staff, cameras):
     rule = AlertRule.objects.get(name="Dogs in the garden")
     assert list(rule.cameras.values_list("id", flat=True)) == ["backyard"]
     assert rule.object_types == ["dog"]
+
+
+def test_a_job_added_in_the_admin_is_queued_as_through_the_api(staff, owner, cameras):
+    response = staff.post(
+        admin_url("events", "job", "add"), {"job_type": "export", "params": '{"camera": "front_door"}'}
+    )
+    assert response.status_code == 302, response.content
+    job = Job.objects.get()
+    assert (job.job_type, job.status, job.created_by) == ("export", JobStatus.QUEUED, owner)
+    assert job.params == {"camera": "front_door", "format": "csv"}  # the API's defaults filled in
+
+
+def test_a_job_with_bad_params_is_refused_in_the_admin(staff, cameras):
+    response = staff.post(
+        admin_url("events", "job", "add"), {"job_type": "export", "params": '{"camera": "moon"}'}
+    )
+    assert response.status_code == 200
+    assert "Unknown camera" in response.content.decode()
+    assert not Job.objects.exists()
