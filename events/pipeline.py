@@ -62,9 +62,10 @@ def _claim(due: Q, *, now: datetime) -> list[DetectionBatch]:
 
     if connection.features.has_select_for_update_skip_locked:
         # Rows another process is claiming (or an ingest is adding to) are skipped, not waited for;
-        # once that transaction commits they are no longer due (or get a later turn).
+        # once that transaction commits they are no longer due (or get a later turn). Only the batch
+        # rows are locked (`of`): a camera row held elsewhere must not make its batches skipped.
         with transaction.atomic():
-            for batch in candidates.select_for_update(skip_locked=True):
+            for batch in candidates.select_for_update(skip_locked=True, of=("self",)):
                 take(batch)
         return claimed
     # SQLite has no row locks: a compare-and-set on the state and claim time is the claim, and
@@ -129,7 +130,9 @@ def _batch_record(batch: DetectionBatch, analysis: Analysis, *, status: str) -> 
     """Record the event and its alerts in one transaction, unless another process already did."""
     _enrichment(batch, "progress", progress=90, current_step="recording the event")
     with transaction.atomic():
-        locked = DetectionBatch.objects.select_for_update().select_related("camera").get(pk=batch.pk)
+        locked = (
+            DetectionBatch.objects.select_for_update(of=("self",)).select_related("camera").get(pk=batch.pk)
+        )
         if locked.event_id is not None or locked.state == BatchState.CLOSED:
             # Our claim lapsed and another process took the batch up and finished it first.
             return None
