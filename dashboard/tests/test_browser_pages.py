@@ -1,0 +1,85 @@
+"""The jobs and API-token pages in headless Chromium against a real daphne (fixtures: test_browser.py)."""
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from dashboard.tests.test_browser import DESKTOP, PHONE, SCREENSHOTS_DIR
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+
+def open_jobs(open_dashboard, **options) -> Page:
+    """A signed-in viewer's jobs page, once it is live."""
+    page = open_dashboard(**options)
+    page.get_by_role("link", name="Jobs").click()
+    expect(page).to_have_title("Jobs · Lookout")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    return page
+
+
+def start_export(page: Page, *, camera: str, export_format: str = "JSON") -> str:
+    """Fill in and submit the export form; the id of the job it queued."""
+    page.get_by_label("Format").select_option(label=export_format)
+    page.get_by_label("Camera").select_option(label=camera)
+    page.get_by_label("Minimum risk score").fill("10")
+    page.get_by_role("button", name="Start export").click()
+    expect(page.get_by_text("Export queued")).to_be_visible()
+    return page.locator("#jobs > li").first.get_attribute("id").removeprefix("job-")
+
+
+def test_an_export_started_on_the_jobs_page_reaches_100_and_downloads_the_events(open_dashboard, hub):
+    shown = f"Person at the door {uuid.uuid4().hex[:8]}"
+    hidden = f"Garden {uuid.uuid4().hex[:8]}"
+    hub["pipeline"].post_event(shown, camera_id="front_door", risk_score=50)
+    hub["pipeline"].post_event(hidden, camera_id="backyard", risk_score=50)
+    # Open before the job exists: whatever this page shows of it came over the socket.
+    watcher = open_jobs(open_dashboard)
+    starter = open_jobs(open_dashboard)
+    job_id = start_export(starter, camera="Front door")
+
+    row = watcher.locator(f"#job-{job_id}")
+    expect(row.locator("progress")).to_have_attribute("value", "100")
+    expect(row.locator(".percent")).to_have_text("100 %")
+    expect(row.locator(".badge")).to_have_text("Completed")
+    expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+    with watcher.expect_download() as download:
+        row.get_by_role("link", name="Download").click()
+    assert download.value.suggested_filename == f"lookout-export-{job_id}.json"
+    events = json.loads(Path(download.value.path()).read_text())
+    summaries = {event["summary"] for event in events}
+    assert shown in summaries and hidden not in summaries
+    assert {event["camera_id"] for event in events} == {"front_door"}
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_jobs_and_token_pages_have_no_serious_accessibility_violations(open_dashboard, color_scheme):
+    jobs = open_jobs(open_dashboard, color_scheme=color_scheme)
+    start_export(jobs, camera="All cameras", export_format="CSV")
+    expect(jobs.locator("#jobs > li").first.locator(".badge")).to_have_text("Completed")
+    token = open_dashboard(color_scheme=color_scheme)
+    token.get_by_role("link", name="API token").click()
+    token.get_by_role("button", name="token").first.click()
+    expect(token.get_by_label("Key")).to_be_visible()
+    for page in (jobs, token):
+        violations = Axe().run(page).response["violations"]
+        serious = [(v["id"], len(v["nodes"])) for v in violations if v["impact"] in {"serious", "critical"}]
+        assert serious == [], page.url
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_screenshots_of_the_jobs_and_token_pages(open_dashboard, color_scheme, tmp_path):
+    screenshots = Path(SCREENSHOTS_DIR) if SCREENSHOTS_DIR else tmp_path
+    for name, viewport in [("desktop", DESKTOP), ("phone", PHONE)]:
+        jobs = open_jobs(open_dashboard, viewport=viewport, color_scheme=color_scheme)
+        if name == "desktop":
+            start_export(jobs, camera="Front door")
+        expect(jobs.locator("#jobs > li").first.locator("progress")).to_have_attribute("value", "100")
+        jobs.screenshot(path=screenshots / f"jobs-{name}-{color_scheme}.png", full_page=name == "phone")
+        jobs.get_by_role("link", name="API token").click()
+        expect(jobs.get_by_role("heading", name="API token")).to_be_visible()
+        jobs.screenshot(path=screenshots / f"token-{name}-{color_scheme}.png", full_page=name == "phone")
