@@ -1,6 +1,8 @@
-"""The jobs and API-token pages in headless Chromium against a real daphne (fixtures: test_browser.py)."""
+"""The jobs and API-token pages and the dashboard's system panel and critical marks, in headless Chromium
+against a real daphne (fixtures: test_browser.py)."""
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -8,7 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from dashboard.tests.test_browser import DESKTOP, PHONE, SCREENSHOTS_DIR
+from dashboard.tests.test_browser import ARRIVAL_TIMEOUT_MS, DESKTOP, PHONE, SCREENSHOTS_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -30,6 +32,46 @@ def start_export(page: Page, *, camera: str, export_format: str = "JSON") -> str
     page.get_by_role("button", name="Start export").click()
     expect(page.get_by_text("Export queued")).to_be_visible()
     return page.locator("#jobs > li").first.get_attribute("id").removeprefix("job-")
+
+
+def test_the_system_panel_is_redrawn_from_live_system_frames(open_dashboard):
+    page = open_dashboard()
+    gpu = page.locator("#system-gpu")
+    expect(gpu).to_have_text("No GPU")
+    # Only a system frame (every SYSTEM_STATUS_INTERVAL = 5 s) draws the panel again.
+    gpu.evaluate("element => { element.textContent = 'stale'; }")
+    expect(gpu).to_have_text("No GPU", timeout=3 * ARRIVAL_TIMEOUT_MS)
+    expect(page.locator("#system-health")).to_have_text("Healthy")
+
+
+# Run in a second process: with Redis as the channel layer its sends reach the server's sockets.
+EMIT_CRITICAL_SCRIPT = """
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from cameras.models import Camera
+from events.services import alert_raise, event_record
+from realtime.broadcast import emit_critical_event
+from realtime.payloads import alert_payload, event_payload
+event = event_record(camera=Camera.objects.get(pk="front_door"), started_at=timezone.now(), risk_score=50,
+                     summary="{summary}")
+alert = alert_raise(event=event, rule=None, message="door")
+viewer = get_user_model().objects.get(username="viewer")
+emit_critical_event(viewer, "event.updated", {{**event_payload(event), "updated_fields": []}})
+emit_critical_event(viewer, "alert.updated", {{**alert_payload(alert), "updated_fields": []}})
+"""
+
+
+@pytest.mark.redis
+def test_critical_rows_are_marked_in_words_and_colour(open_dashboard, start_daphne, fresh_redis_url):
+    server = start_daphne({"REDIS_URL": fresh_redis_url})
+    server.seed_demo()
+    page = open_dashboard(base_url=server.base_url)
+    summary = f"Window forced open {uuid.uuid4().hex[:8]}"
+    server.manage("shell", "--no-imports", "-c", EMIT_CRITICAL_SCRIPT.format(summary=summary))
+    for row in (page.locator("#events li", has_text=summary), page.locator("#alerts li", has_text=summary)):
+        expect(row).to_have_class(re.compile(r"\bis-critical\b"))
+        expect(row.locator(".flag-critical")).to_have_text("Critical")
+    server.stop()
 
 
 def test_an_export_started_on_the_jobs_page_reaches_100_and_downloads_the_events(open_dashboard, hub):
@@ -72,11 +114,13 @@ def test_jobs_and_token_pages_have_no_serious_accessibility_violations(open_dash
 
 
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
-def test_screenshots_of_the_jobs_and_token_pages(open_dashboard, color_scheme, tmp_path):
+def test_screenshots_of_the_jobs_and_token_pages(open_dashboard, hub, color_scheme, tmp_path):
     screenshots = Path(SCREENSHOTS_DIR) if SCREENSHOTS_DIR else tmp_path
     for name, viewport in [("desktop", DESKTOP), ("phone", PHONE)]:
         jobs = open_jobs(open_dashboard, viewport=viewport, color_scheme=color_scheme)
         if name == "desktop":
+            for summary, score in [("Person at the door", 64), ("Parcel left on the porch", 24)]:
+                hub["pipeline"].post_event(summary, camera_id="front_door", risk_score=score)
             start_export(jobs, camera="Front door")
         expect(jobs.locator("#jobs > li").first.locator("progress")).to_have_attribute("value", "100")
         jobs.screenshot(path=screenshots / f"jobs-{name}-{color_scheme}.png", full_page=name == "phone")

@@ -166,14 +166,14 @@ def test_the_system_panel_starts_from_the_monitors_own_figures(client, viewer, h
     assert '<dd id="system-gpu">No GPU</dd>' in body
     assert '<dd id="system-queue">1 queued, 0 processing</dd>' in body
     assert '<dd id="system-throughput">0 detections, 2 events a minute</dd>' in body
-    assert '<dd id="system-connections">0 yours</dd>' in body
+    assert '<dd id="system-connections">0 of yours</dd>' in body
 
 
 def test_staff_see_every_live_connection_in_the_system_panel(client, owner, db):
     client.force_login(owner)
     response = client.get("/")
     assert set(response.context["initial"]["system"]["connections"]) >= {"total", "yours"}
-    assert '<dd id="system-connections">0 (0 yours)</dd>' in response.content.decode()
+    assert '<dd id="system-connections">0 in all, 0 of yours</dd>' in response.content.decode()
 
 
 def test_camera_tiles_show_the_latest_snapshot_through_the_checked_route(client, viewer, cameras):

@@ -98,8 +98,8 @@ function gpuText(gpu) {
 }
 
 function connectionsText(connections) {
-  const yours = `${connections.yours} yours`;
-  return connections.total === undefined ? yours : `${connections.total} (${yours})`;
+  const yours = `${connections.yours} of yours`;
+  return connections.total === undefined ? yours : `${connections.total} in all, ${yours}`;
 }
 
 function renderSystem() {
