@@ -10,7 +10,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
-from cameras.visibility import cameras_visible_to
+from cameras.visibility import cameras_visible_to, sees_everything
 from dashboard.forms import ExportForm
 from events.jobs import CANCELLABLE, JobStateError, job_cancel
 from events.models import AlertStatus, JobType
@@ -127,7 +127,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
         "job_types": dict(JobType.choices),
         "camera_names": dict(cameras_visible_to(request.user).values_list("pk", "name")),
     }
-    context = {"form": form, "jobs": rows, "initial": initial}
+    context = {"form": form, "jobs": rows, "initial": initial, "everyones": sees_everything(request.user)}
     return render(request, "dashboard/jobs.html", context, status=400 if form.errors else 200)
 
 

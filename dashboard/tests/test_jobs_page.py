@@ -31,6 +31,7 @@ def test_viewer_sees_their_own_jobs_with_progress_cancel_and_download(client, vi
     queued, done = jobs["queued"], jobs["done"]
     assert f'id="job-{queued.pk}"' in body and f'id="job-{done.pk}"' in body
     assert f'id="job-{jobs["owners"].pk}"' not in body
+    assert "Your jobs" in body
     assert "Export events · JSON · Front door · risk ≥ 40" in body
     assert f'action="{reverse("dashboard-job-cancel", args=[queued.pk])}"' in body
     assert f'action="{reverse("dashboard-job-cancel", args=[done.pk])}"' not in body
@@ -46,6 +47,7 @@ def test_owner_sees_every_job(client, owner, jobs):
     client.force_login(owner)
     body = client.get(JOBS).content.decode()
     assert all(f'id="job-{job.pk}"' in body for job in jobs.values())
+    assert "Everyone's jobs" in body
 
 
 def test_stranger_sees_no_job_and_only_all_cameras_in_the_form(client, stranger, jobs):
