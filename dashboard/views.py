@@ -39,7 +39,7 @@ ALERT_ACTIONS = {"acknowledge": alert_acknowledge, "dismiss": alert_dismiss, "re
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """Cameras, the latest events and the active alerts the user may see, as of now."""
+    """Cameras (with their latest snapshot), the latest events, the active alerts and the system panel."""
     user = request.user
     # Read the sequence first: anything committed after it reaches the page through `resume`.
     since = outbox_last_sequence()
@@ -61,11 +61,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .select_related("acknowledged_by")
         .order_by("-created_at", "-id")[:FEED_LENGTH]
     ]
-    lists = {"cameras": cameras, "events": events, "alerts": alerts, "system": system_panel(user=user)}
+    shown = {"cameras": cameras, "events": events, "alerts": alerts, "system": system_panel(user=user)}
     context = {
-        **lists,
+        **shown,
         "pending_count": sum(a["status"] == AlertStatus.PENDING for a in alerts),
-        "initial": {**lists, "since": since, "feed_length": FEED_LENGTH},
+        "initial": {**shown, "since": since, "feed_length": FEED_LENGTH},
     }
     return render(request, "dashboard/dashboard.html", context)
 
