@@ -1,4 +1,4 @@
-"""Server-rendered pages: sign in / out, the dashboard, the no-JavaScript alert buttons."""
+"""Server-rendered pages: sign in / out, the dashboard, jobs, the API token, the no-JavaScript buttons."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -8,6 +8,10 @@ from dashboard import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("alerts/<int:pk>/<str:action>/", views.alert_action, name="dashboard-alert-action"),
+    path("jobs/", views.jobs, name="jobs"),
+    path("jobs/<uuid:pk>/cancel/", views.job_cancel_action, name="dashboard-job-cancel"),
+    path("account/token/", views.api_token, name="api-token"),
+    path("account/token/revoke/", views.api_token_revoke_action, name="api-token-revoke"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

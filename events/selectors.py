@@ -95,3 +95,15 @@ def event_timeline(events: QuerySet[Event], *, bucket: str) -> list[dict]:
         }
         for row in rows
     ]
+
+
+def cameras_with_latest_snapshot(cameras: QuerySet) -> QuerySet:
+    """Annotate `latest_snapshot_id`: the camera's most recent detection that has a snapshot."""
+    latest = (
+        Detection.objects.filter(camera=OuterRef("pk"))
+        .exclude(snapshot="")
+        .exclude(snapshot__isnull=True)
+        .order_by("-detected_at", "-id")
+        .values("id")[:1]
+    )
+    return cameras.annotate(latest_snapshot_id=Subquery(latest))

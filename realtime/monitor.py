@@ -159,6 +159,29 @@ def overall_health(components: dict[str, str]) -> str:
     return "degraded" if components["cameras"] != "ok" else "healthy"
 
 
+def system_figures(*, now: datetime, components: dict[str, str]) -> list[Message]:
+    """The periodic figures as of `now`: the monitor publishes them, the dashboard renders them first."""
+    gpu, queue = gpu_stats(), queue_status()
+    return [
+        Message(
+            T.SYSTEM_STATUS,
+            {
+                "health": overall_health(components),
+                "components": components,
+                "host": host_status(),
+                "gpu": gpu,
+                "queue": queue,
+                # Camera figures are per user (/api/system/status/): this frame reaches everyone.
+                "cameras": None,
+                "timestamp": timezone.now().isoformat(),
+            },
+        ),
+        Message(T.GPU_STATS_UPDATED, gpu),
+        Message(T.QUEUE_STATUS, queue),
+        Message(T.PIPELINE_THROUGHPUT, pipeline_throughput(now=now)),
+    ]
+
+
 class SystemMonitor:
     """Publishes the periodic figures; remembers the last components to send health changes on edges only."""
 
@@ -185,25 +208,7 @@ class SystemMonitor:
         if components["database"] != "ok":
             publish_many(messages)
             return
-        gpu, queue = gpu_stats(), queue_status()
-        messages += [
-            Message(
-                T.SYSTEM_STATUS,
-                {
-                    "health": health,
-                    "components": components,
-                    "host": host_status(),
-                    "gpu": gpu,
-                    "queue": queue,
-                    # Camera figures are per user (/api/system/status/): this frame reaches everyone.
-                    "cameras": None,
-                    "timestamp": timezone.now().isoformat(),
-                },
-            ),
-            Message(T.GPU_STATS_UPDATED, gpu),
-            Message(T.QUEUE_STATUS, queue),
-            Message(T.PIPELINE_THROUGHPUT, pipeline_throughput(now=now)),
-        ]
+        messages += system_figures(now=now, components=components)
         publish_many(messages)
 
 

@@ -114,6 +114,7 @@ def job_payload(job) -> dict:
         "download_url": reverse("job-download", args=[job.pk]) if download else None,
         "job_id": str(job.id),
         "job_type": job.job_type,
+        "params": job.params,
         "status": job.status,
         "progress": job.progress,
         "message": job.message,

@@ -1,12 +1,14 @@
 """The server-rendered pages with the Django test client: owner, viewer, stranger, anonymous."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from events.models import AlertStatus
+from events.models import AlertStatus, Detection
 from events.services import alert_raise, event_record
+from events.tests.factories import make_job
 
 
 @pytest.fixture
@@ -149,3 +151,53 @@ def test_api_docs_load_swagger_ui_from_our_own_static_files(client, owner):
     assert "cdn.jsdelivr.net" not in body
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in body
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+def test_the_system_panel_starts_from_the_monitors_own_figures(client, viewer, household):
+    make_job(viewer)
+    client.force_login(viewer)
+    response = client.get("/")
+    body = response.content.decode()
+    status = response.context["initial"]["system"]["status"]
+    assert set(status) == {"health", "components", "host", "gpu", "queue", "cameras", "timestamp"}
+    assert status["queue"]["queues"]["jobs_queued"] == 1
+    assert '<span id="system-health" class="badge health-healthy">Healthy</span>' in body
+    assert '<li id="component-channel_layer" data-ok="true">Channel layer: ok</li>' in body
+    assert '<dd id="system-gpu">No GPU</dd>' in body
+    assert '<dd id="system-queue">1 queued, 0 processing</dd>' in body
+    assert '<dd id="system-throughput">0 detections, 2 events a minute</dd>' in body
+    assert '<dd id="system-connections">0 of yours</dd>' in body
+
+
+def test_staff_see_every_live_connection_in_the_system_panel(client, owner, db):
+    client.force_login(owner)
+    response = client.get("/")
+    assert set(response.context["initial"]["system"]["connections"]) >= {"total", "yours"}
+    assert '<dd id="system-connections">0 in all, 0 of yours</dd>' in response.content.decode()
+
+
+def test_camera_tiles_show_the_latest_snapshot_through_the_checked_route(client, viewer, cameras):
+    now = timezone.now()
+
+    def detection(camera: str, minutes: int, snapshot: str = "") -> Detection:
+        return Detection.objects.create(
+            camera=cameras[camera],
+            object_type="person",
+            confidence=0.9,
+            detected_at=now - timedelta(minutes=minutes),
+            snapshot=snapshot,
+        )
+
+    detection("front_door", 3, "snapshots/older.jpg")
+    latest = detection("front_door", 2, "snapshots/latest.jpg")
+    detection("front_door", 1)  # newer, but without a snapshot
+    hidden = detection("backyard", 1, "snapshots/garden.jpg")
+    client.force_login(viewer)
+    response = client.get("/")
+    body = response.content.decode()
+    url = reverse("detection-snapshot", args=[latest.pk])
+    assert f'<img class="snapshot" src="{url}" alt="Latest snapshot from Front door"' in body
+    assert reverse("detection-snapshot", args=[hidden.pk]) not in body
+    tiles = {c["camera_id"]: c["snapshot_url"] for c in response.context["initial"]["cameras"]}
+    assert tiles == {"front_door": url, "garage": None}
+    assert "/media/" not in body
