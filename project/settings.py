@@ -241,6 +241,9 @@ SIMULATOR_SEED = envint("SIMULATOR_SEED", 7)
 
 # Realtime (SPEC §4).
 REALTIME_HEARTBEAT_SECONDS = envfloat("REALTIME_HEARTBEAT_SECONDS", 30)
+# Scale-out: an instance's live connection counts leave the deployment's sums this long after its
+# last refresh (a killed instance drops out then); a live one refreshes three times within it.
+REALTIME_INSTANCE_EXPIRY_SECONDS = envfloat("REALTIME_INSTANCE_EXPIRY_SECONDS", 90)
 REALTIME_HISTORY_SECONDS = envint("REALTIME_HISTORY_SECONDS", 24 * 3600)
 REALTIME_CONNECT_RATE = envint("REALTIME_CONNECT_RATE", 100)
 REALTIME_TICKET_SECONDS = envint("REALTIME_TICKET_SECONDS", 60)
