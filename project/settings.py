@@ -235,6 +235,9 @@ BATCH_CLOSE_INTERVAL = envfloat("BATCH_CLOSE_INTERVAL", 1)
 CAMERA_WATCHDOG_INTERVAL = envfloat("CAMERA_WATCHDOG_INTERVAL", 5)
 OUTBOX_PRUNE_INTERVAL = envfloat("OUTBOX_PRUNE_INTERVAL", 3600)
 JOB_RUNNER_INTERVAL = envfloat("JOB_RUNNER_INTERVAL", 1)
+# A running job's lease: its worker renews it every JOB_RUNNER_INTERVAL; a job whose lease lapsed
+# (its worker was killed) is failed by the next worker that looks.
+JOB_LEASE_SECONDS = envfloat("JOB_LEASE_SECONDS", 60)
 # The demo simulator (`manage.py run --demo`, `manage.py simulate`): seconds between ticks, and its seed.
 SIMULATOR_TICK_SECONDS = envfloat("SIMULATOR_TICK_SECONDS", 5)
 SIMULATOR_SEED = envint("SIMULATOR_SEED", 7)
