@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# More options of `manage.py run`, e.g. `make run ARGS=--reset-demo-passwords`.
+ARGS ?=
 BIN := $(VENV)/bin
 
 .PHONY: run test lint system-deps mutation
@@ -23,7 +25,7 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 run: $(VENV)/.run-deps
-	$(BIN)/python manage.py run --demo --host $(HOST) --port $(PORT)
+	$(BIN)/python manage.py run --demo --host $(HOST) --port $(PORT) $(ARGS)
 
 test: $(VENV)/.dev-deps system-deps
 	$(BIN)/python -m pytest

@@ -2,7 +2,11 @@
 
 The worker claims a job (`job_claim_next`) and runs it (`job_run`) in a thread of its own. A
 job always ends `completed`, `cancelled` or `failed` with the error in its row — also when the
-worker stops under it — never stays `running`.
+worker stops under it — never stays `running`. A worker killed outright (SIGKILL, the OOM killer,
+a power cut) cannot record anything: its job's lease, which the worker's loop renews while it lives
+(`job_lease_renew`), lapses, and the next worker that looks fails the job (`jobs_fail_lapsed`).
+The lease stands for the worker, not for progress: one long step of a live job (counting a big
+table, storing the file) must not pass for a dead worker.
 """
 
 import csv
@@ -12,9 +16,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from events.analyzers import analyzer_load
@@ -44,10 +51,13 @@ EXPORT_FIELDS = [
     "notes",
 ]
 INTERRUPTED = "The worker stopped before the job finished; queue it again."
+# Failed, not queued again: a job that got its worker killed (an export too big for its memory)
+# would kill the next one too, and a failure says what happened where the user looks.
+LAPSED = "The worker running the job stopped (killed, or its host went down); queue it again."
 
 
 class JobCancelled(Exception):
-    """Someone cancelled the job while it ran."""
+    """The job was ended elsewhere while it ran: cancelled, or failed by a worker that took ours for dead."""
 
 
 class JobInterrupted(Exception):
@@ -65,10 +75,40 @@ def job_claim_next() -> Job | None:
             if job is not None:
                 job.status = JobStatus.RUNNING
                 job.started_at = timezone.now()
+                job.lease_expires_at = _lease_end()
                 job.message = "Running"
-                job.save(update_fields=["status", "started_at", "message", "updated_at"])
+                job.save(update_fields=["status", "started_at", "lease_expires_at", "message", "updated_at"])
                 return job
     return None
+
+
+def _lease_end() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+
+
+def job_lease_renew(*, job: Job) -> None:
+    """Extend the lease of a job this worker is running (nothing once it has ended)."""
+    # An UPDATE without save(): a renewal is no news for the job's watchers (no job.progress).
+    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(lease_expires_at=_lease_end())
+
+
+def jobs_fail_lapsed(*, now: datetime) -> int:
+    """Fail the running jobs whose worker stopped renewing their lease; returns how many."""
+    # A lease of null: running since before leases existed, when its worker was stopped to deploy them.
+    lapsed = Job.objects.filter(
+        Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True), status=JobStatus.RUNNING
+    )
+    failed = 0
+    for pk in lapsed.values_list("pk", flat=True)[:100]:
+        with transaction.atomic():
+            # Re-read under the row lock: a job whose worker renewed it meanwhile is passed over.
+            job = lapsed.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if job is not None:
+                _job_mark_failed(job, error=LAPSED)
+                failed += 1
+    if failed:
+        logger.warning("failed %d job(s) whose worker stopped renewing their lease", failed)
+    return failed
 
 
 class JobProgress:
@@ -94,7 +134,8 @@ class JobProgress:
         percent = min(99, done * 100 // total) if total else 0
         with transaction.atomic():
             status = Job.objects.select_for_update().values_list("status", flat=True).get(pk=self.job.pk)
-            if status == JobStatus.CANCELLED:
+            # Cancelled, or failed by another worker that took this one for dead: stop the work.
+            if status != JobStatus.RUNNING:
                 raise JobCancelled
             if percent > self.job.progress:
                 self.job.progress = percent
@@ -112,7 +153,7 @@ def job_run(*, job: Job, stop: threading.Event | None = None) -> Job:
         else:
             raise ValueError(f"unknown job type {job.job_type!r}")
     except JobCancelled:
-        logger.info("job %s cancelled", job.pk)
+        logger.info("job %s ended elsewhere (cancelled, or failed as lapsed)", job.pk)
     except JobInterrupted:
         _job_fail(job, error=INTERRUPTED)
     # Whatever a job raises must end in `failed` with the error, never in a job stuck `running`.
@@ -126,13 +167,17 @@ def job_run(*, job: Job, stop: threading.Event | None = None) -> Job:
 def _job_fail(job: Job, *, error: str) -> None:
     with transaction.atomic():
         locked = Job.objects.select_for_update().get(pk=job.pk)
-        if locked.status != JobStatus.RUNNING:
-            return
-        locked.status = JobStatus.FAILED
-        locked.error = error[:2000]
-        locked.message = "Failed"
-        locked.finished_at = timezone.now()
-        locked.save(update_fields=["status", "error", "message", "finished_at", "updated_at"])
+        if locked.status == JobStatus.RUNNING:
+            _job_mark_failed(locked, error=error)
+
+
+def _job_mark_failed(locked: Job, *, error: str) -> None:
+    """Record a running job, locked by the caller, as failed with `error` (job.failed)."""
+    locked.status = JobStatus.FAILED
+    locked.error = error[:2000]
+    locked.message = "Failed"
+    locked.finished_at = timezone.now()
+    locked.save(update_fields=["status", "error", "message", "finished_at", "updated_at"])
 
 
 def _job_complete(job: Job, *, result: dict, message: str) -> None:

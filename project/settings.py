@@ -235,12 +235,18 @@ BATCH_CLOSE_INTERVAL = envfloat("BATCH_CLOSE_INTERVAL", 1)
 CAMERA_WATCHDOG_INTERVAL = envfloat("CAMERA_WATCHDOG_INTERVAL", 5)
 OUTBOX_PRUNE_INTERVAL = envfloat("OUTBOX_PRUNE_INTERVAL", 3600)
 JOB_RUNNER_INTERVAL = envfloat("JOB_RUNNER_INTERVAL", 1)
+# A running job's lease: its worker renews it every JOB_RUNNER_INTERVAL; a job whose lease lapsed
+# (its worker was killed) is failed by the next worker that looks.
+JOB_LEASE_SECONDS = envfloat("JOB_LEASE_SECONDS", 60)
 # The demo simulator (`manage.py run --demo`, `manage.py simulate`): seconds between ticks, and its seed.
 SIMULATOR_TICK_SECONDS = envfloat("SIMULATOR_TICK_SECONDS", 5)
 SIMULATOR_SEED = envint("SIMULATOR_SEED", 7)
 
 # Realtime (SPEC §4).
 REALTIME_HEARTBEAT_SECONDS = envfloat("REALTIME_HEARTBEAT_SECONDS", 30)
+# Scale-out: an instance's live connection counts leave the deployment's sums this long after its
+# last refresh (a killed instance drops out then); a live one refreshes three times within it.
+REALTIME_INSTANCE_EXPIRY_SECONDS = envfloat("REALTIME_INSTANCE_EXPIRY_SECONDS", 90)
 REALTIME_HISTORY_SECONDS = envint("REALTIME_HISTORY_SECONDS", 24 * 3600)
 REALTIME_CONNECT_RATE = envint("REALTIME_CONNECT_RATE", 100)
 REALTIME_TICKET_SECONDS = envint("REALTIME_TICKET_SECONDS", 60)

@@ -23,14 +23,16 @@ def batcher_counters(batcher) -> Counter:
     return Counter({key: metrics[key] for key in COUNTER_KEYS})
 
 
-def connections_of(user) -> int:
-    """How many live WebSocket connections `user` has on this process."""
-    return stats.users[user.get_username()]
+def connections_of(user, connections: dict) -> int:
+    """How many of the deployment's live `connections` (deployment_connections()) are `user`'s."""
+    return connections["by_user"].get(user.get_username(), 0)
 
 
-def realtime_status() -> dict:
-    """This process's live connections and counters, with the metrics of live batchers folded in."""
+def realtime_status(connections: dict) -> dict:
+    """The deployment's live `connections`, and this process's counters with the metrics of live
+    batchers folded in."""
     snapshot = stats.snapshot()
+    snapshot["connections"] |= connections
     live = Counter()
     for hub in live_hubs():
         for connection in hub.connections:

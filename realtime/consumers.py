@@ -140,13 +140,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 logger.warning("leaving %s: %s", group, outage(error))
         self.subscriptions.clear()
         await self.batcher.stop()
-        await self.hub.detach(self)
         stats.batcher_totals.update(batcher_counters(self.batcher))
         stats.connections[self.endpoint] -= 1
         stats.users[self.scope["user"].get_username()] -= 1
         # Counter's unary plus drops the keys that fell to zero.
         stats.connections = +stats.connections
         stats.users = +stats.users
+        # After the counts: a hub that stops now publishes figures without this connection.
+        await self.hub.detach(self)
 
     # --- server → client ------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ The hub's loops (receive, heartbeat, group refresh) outlive the failures of
 the channel layer and the database: a failed step is logged, counted in `stats.hub_failures`
 and retried after a capped exponential pause. The hub is transport only: the deployment's
 periodic work (outbox pruning among it) belongs to the worker, which runs whether or not a
-process holds sockets; group refresh stays here because group membership is per process.
+process holds sockets; group refresh stays here because group membership is per process, and so
+does publishing this process's connection counts for the deployment's sums
+(realtime.deployment_connections): on each change, paced, and refreshed before they expire.
 """
 
 import asyncio
@@ -24,7 +26,15 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime.counters import stats
+from realtime.deployment_connections import (
+    PUBLISH_PACE_SECONDS,
+    connection_figures_share,
+    connection_figures_share_later,
+    figures_shared,
+    refresh_seconds,
+)
 from realtime.outbox import outbox_last_sequence
+from realtime.refusals import OUTAGE_ERRORS, outage
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +63,7 @@ class Hub:
         self._layer_failures = 0
         self._layer_failures_answered = 0
         self._layer_failed = asyncio.Event()
+        self._figures_changed = asyncio.Event()
 
     async def join(self, group: str, listener: Listener) -> None:
         """Deliver the group's messages to `listener` from now on."""
@@ -79,11 +90,13 @@ class Hub:
         async with self._lock:
             await self._ensure_running()
             self.connections.add(connection)
+            self._figures_changed.set()
 
     async def detach(self, connection) -> None:
         """Forget a closed connection."""
         async with self._lock:
             self.connections.discard(connection)
+            self._figures_changed.set()
             await self._stop_if_idle()
 
     def group_sizes(self) -> dict[str, int]:
@@ -98,6 +111,8 @@ class Hub:
                 "heartbeat": (self._heartbeat_due, self._send_heartbeats),
                 "group_refresh": (self._refresh_due, self._refresh_groups),
             }
+            if figures_shared():
+                loops["connection_figures"] = (self._figures_due, connection_figures_share)
             self._tasks = [
                 asyncio.create_task(_keep_running(name, wait, step)) for name, (wait, step) in loops.items()
             ]
@@ -109,6 +124,10 @@ class Hub:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if figures_shared():
+            # Withdraws this process's figures now rather than when they expire; not awaited, so
+            # the last disconnect waits for no Redis.
+            connection_figures_share_later()
 
     async def _receive_once(self, channel: str) -> None:
         try:
@@ -136,12 +155,18 @@ class Hub:
             except Exception:
                 logger.exception("heartbeat failed")
 
+    async def _figures_due(self) -> None:
+        """Wait until the connections change or the figures need refreshing; then a pace, so that
+        a burst of handshakes costs one publish (the figures are taken after it)."""
+        await _wait_at_most(self._figures_changed, refresh_seconds())
+        self._figures_changed.clear()
+        await asyncio.sleep(PUBLISH_PACE_SECONDS)
+
     async def _refresh_due(self) -> None:
         """Wait for the next periodic refresh, or less when a receive failed."""
         if self._layer_failures == self._layer_failures_answered:
             period = self.layer.group_expiry / REFRESHES_PER_GROUP_EXPIRY
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._layer_failed.wait(), timeout=period)
+            await _wait_at_most(self._layer_failed, period)
         self._layer_failed.clear()
 
     async def _refresh_groups(self) -> None:
@@ -161,6 +186,18 @@ class Hub:
         logger.warning("realtime hub re-joined %d groups after the channel layer failed", len(self.listeners))
 
 
+async def _wait_at_most(event: asyncio.Event, seconds: float) -> None:
+    """Wait until `event` is set or `seconds` have passed.
+
+    Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that lands as the event is
+    set (cpython#86296), and a hub that sets an event and stops at once would wait forever for a
+    loop that never ends — holding its lock, so that every later handshake of the process hangs.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+
+
 async def _keep_running(
     name: str, wait: Callable[[], Awaitable[None]] | None, step: Callable[[], Awaitable[object]]
 ) -> None:
@@ -172,18 +209,21 @@ async def _keep_running(
         while True:
             try:
                 await step()
-            except Exception:
+            except Exception as error:
                 failures += 1
                 stats.hub_failures[name] += 1
                 delay = min(RETRY_CAP_SECONDS, RETRY_FIRST_SECONDS * 2 ** (failures - 1))
                 # Powers of two only: a long outage logs a few lines, not one per retry.
                 if failures & (failures - 1) == 0:
+                    # An outage (Redis, the database) is outside our code: one line, no traceback.
+                    is_outage = isinstance(error, OUTAGE_ERRORS)
                     logger.error(
-                        "realtime hub %s failed (%d in a row); retrying in %.1f s",
+                        "realtime hub %s failed (%d in a row%s); retrying in %.1f s",
                         name,
                         failures,
+                        f": {outage(error)}" if is_outage else "",
                         delay,
-                        exc_info=failures == 1,
+                        exc_info=failures == 1 and not is_outage,
                     )
                 await asyncio.sleep(delay)
             else:

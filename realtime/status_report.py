@@ -2,7 +2,8 @@
 
 GPU and queue figures are the system monitor's (realtime/monitor.py), read on request.
 
-Staff see the household: every camera, every live connection by endpoint and by user. Other
+Staff see the household: every camera, every live connection of the deployment (summed over its
+instances, realtime.deployment_connections) by endpoint and by user. Other
 users see the cameras they may see and their own connections; who else is connected, from
 where, and how many cameras the household has are not theirs to know.
 """
@@ -12,6 +13,7 @@ from django.db.models import Count, QuerySet
 from cameras.models import Camera
 from cameras.visibility import cameras_visible_to, sees_everything
 from realtime.connection_figures import connections_of, realtime_status
+from realtime.deployment_connections import deployment_connections
 from realtime.monitor import gpu_stats, queue_status
 
 
@@ -31,12 +33,9 @@ def system_status(*, user) -> dict:
     # granted both directly and through a group twice in the GROUP BY.
     cameras = camera_counts(Camera.objects.filter(pk__in=cameras_visible_to(user).values("pk")))
     offline = cameras["by_status"].get("offline", 0) + cameras["by_status"].get("error", 0)
-    yours = {"connections": {"yours": connections_of(user)}}
-    if sees_everything(user):
-        realtime = realtime_status()
-        realtime["connections"] |= yours["connections"]
-    else:
-        realtime = yours
+    connections = deployment_connections()
+    yours = {"yours": connections_of(user, connections)}
+    realtime = realtime_status(connections | yours) if sees_everything(user) else {"connections": yours}
     return {
         "health": "degraded" if offline else "healthy",
         "gpu": gpu_stats(),

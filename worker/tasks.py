@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connections
 
 from cameras.services import cameras_mark_silent_offline
-from events.job_runner import job_claim_next, job_run
+from events.job_runner import job_claim_next, job_lease_renew, job_run, jobs_fail_lapsed
 from events.pipeline import batches_close_due
 from realtime.monitor import SystemMonitor
 from realtime.outbox import outbox_prune
@@ -23,16 +23,26 @@ def _prune_outbox(now: datetime) -> None:
 
 
 class JobSlot:
-    """Runs one claimed job at a time in a thread of its own: a long export never delays batch closing."""
+    """Runs one claimed job at a time in a thread of its own: a long export never delays batch closing.
+
+    Each turn it also renews the lease of the job in hand (the job is alive as long as this worker
+    is) and fails the jobs of workers that stopped renewing theirs.
+    """
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
         self.thread: threading.Thread | None = None
+        self.job = None
 
     def __call__(self, now: datetime) -> None:
-        if self.thread is not None and self.thread.is_alive():
+        busy = self.thread is not None and self.thread.is_alive()
+        if busy:
+            # Before looking for lapsed leases: a turn that came late must not find its own job lapsed.
+            job_lease_renew(job=self.job)
+        jobs_fail_lapsed(now=now)
+        if busy:
             return
-        job = job_claim_next()
+        job = self.job = job_claim_next()
         if job is not None:
             self.thread = threading.Thread(target=self._run, args=(job,), name=f"lookout-job-{job.pk}")
             self.thread.start()

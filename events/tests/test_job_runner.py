@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from events.analyzers import Analysis, HeuristicAnalyzer
-from events.job_runner import INTERRUPTED, JobProgress, job_claim_next, job_run
+from events.job_runner import INTERRUPTED, LAPSED, JobProgress, job_claim_next, job_run, jobs_fail_lapsed
 from events.jobs import job_cancel
 from events.models import Alert, Event, Job, JobStatus
 from events.pipeline import batches_close_due
@@ -175,6 +176,32 @@ def test_a_cancelled_reanalysis_stops_before_the_end(client_for, owner, analyzed
     # 100 batches take 2 s; a cancel is noticed within 0.25 s of work.
     assert SlowAnalyzer.seen < 50
     assert job_messages(job, "job.cancelled") and not job_messages(job, "job.completed")
+
+
+class LapsingAnalyzer(HeuristicAnalyzer):
+    """The heuristic, 20 ms a batch; at the third batch another worker takes this one for dead."""
+
+    seen = 0
+
+    def analyze(self, batch):
+        LapsingAnalyzer.seen += 1
+        if LapsingAnalyzer.seen == 3:
+            jobs_fail_lapsed(now=timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS + 1))
+        threading.Event().wait(0.02)
+        return HeuristicAnalyzer.analyze(self, batch)
+
+
+def test_a_job_failed_as_lapsed_by_another_worker_stops_and_stays_failed(
+    client_for, owner, analyzed_events, settings
+):
+    settings.EVENT_ANALYZER = f"{__name__}.LapsingAnalyzer"
+    LapsingAnalyzer.seen = 0
+    job = queue(client_for(owner), "reanalyze", **RANGE)
+    done = run_next()
+    assert (done.status, done.error) == (JobStatus.FAILED, LAPSED)
+    # 100 batches take 2 s; the failure is noticed within 0.25 s of work.
+    assert LapsingAnalyzer.seen < 50
+    assert job_messages(job, "job.failed") and not job_messages(job, "job.completed")
 
 
 def test_a_job_that_raises_is_failed_with_the_error(client_for, owner, analyzed_events, settings):

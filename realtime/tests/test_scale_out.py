@@ -1,6 +1,10 @@
 """Scale-out (SPEC §7): two daphne processes on one PostgreSQL and one Redis act as one hub."""
 
 import asyncio
+import contextlib
+import json
+import signal
+import time
 
 import pytest
 
@@ -113,3 +117,90 @@ async def test_send_to_user_on_b_reaches_that_users_sockets_on_both_instances_on
             while (frame := await socket.frame())["type"] != "system.error":
                 seen.append(frame["type"])
             assert "system.health_changed" not in seen
+
+
+# Short, so that a killed instance drops out of the sums within the test's patience.
+INSTANCE_EXPIRY_SECONDS = 4
+
+
+@pytest.fixture
+def figures_cluster(start_daphne, redis_url, postgres_url):
+    """(instance A, instance B, the demo's tokens), publishing connection figures under a prefix of
+    their own (other tests' servers on the session's Redis stay out of the sums)."""
+    env = {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": postgres_url,
+        "CHANNEL_LAYER_PREFIX": "figures",
+        "REALTIME_INSTANCE_EXPIRY_SECONDS": str(INSTANCE_EXPIRY_SECONDS),
+    }
+    a, b = start_daphne(env), start_daphne(env)
+    yield a, b, a.seed_demo()
+    b.stop()
+    a.stop()
+
+
+async def connections_once(api: Api, expected: dict, timeout: float) -> dict:
+    """The connection figures of /api/system/status/ once they equal `expected`, else the last seen
+    after `timeout` s: another instance's figures are as fresh as its last publish."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = await asyncio.to_thread(api.request, "GET", "/api/system/status/")
+        assert status == 200, body
+        connections = body["realtime"]["connections"]
+        connections.pop("opened_since_start", None)  # the answering instance's, since it started
+        if connections == expected or time.monotonic() > deadline:
+            return connections
+        await asyncio.sleep(0.1)
+
+
+async def test_the_status_sums_the_connections_of_every_instance_and_drops_a_killed_one(figures_cluster):
+    a, b, tokens = figures_cluster
+    on_a = [("/ws/events/", "admin"), ("/ws/alerts/", "admin"), ("/ws/", "viewer")]
+    on_b = [("/ws/events/", "viewer")]
+    both = {
+        "total": 5,
+        "by_endpoint": {"/ws/events/": 2, "/ws/alerts/": 1, "/ws/": 1, "/ws/system/": 1},
+        "by_user": {"admin": 3, "viewer": 2},
+        "instances": 2,
+    }
+    a_alone = {
+        "total": 3,
+        "by_endpoint": {"/ws/events/": 1, "/ws/alerts/": 1, "/ws/": 1},
+        "by_user": {"admin": 2, "viewer": 1},
+        "instances": 1,
+    }
+    one_closed_on_b = {
+        "total": 4,
+        "by_endpoint": {"/ws/events/": 2, "/ws/alerts/": 1, "/ws/": 1},
+        "by_user": {"admin": 2, "viewer": 2},
+        "instances": 2,
+    }
+    apis = {(server, user): Api(server.base_url, tokens[user]) for server in (a, b) for user in tokens}
+    try:
+        async with contextlib.AsyncExitStack() as sockets:
+            for server, opened in ((a, on_a), (b, on_b)):
+                for path, user in opened:
+                    await sockets.enter_async_context(ws_open(server, path, token=tokens[user]))
+            async with ws_open(b, "/ws/system/", token=tokens["admin"]):
+                for server in (a, b):
+                    figures = await connections_once(apis[server, "admin"], {**both, "yours": 3}, timeout=15)
+                    assert figures == {**both, "yours": 3}, server.base_url
+                    # The viewer's own connections on both instances, and nobody else's.
+                    viewer = apis[server, "viewer"]
+                    status, body = await asyncio.to_thread(viewer.request, "GET", "/api/system/status/")
+                    assert status == 200
+                    assert body["realtime"] == {"connections": {"yours": 2}}
+                    assert "admin" not in json.dumps(body)
+
+            figures = await connections_once(apis[a, "admin"], {**one_closed_on_b, "yours": 2}, timeout=15)
+            assert figures == {**one_closed_on_b, "yours": 2}
+
+            b.process.popen.send_signal(signal.SIGKILL)  # no disconnect runs: only the expiry removes B
+            b.process.popen.wait(10)
+            figures = await connections_once(
+                apis[a, "admin"], {**a_alone, "yours": 2}, timeout=INSTANCE_EXPIRY_SECONDS + 15
+            )
+            assert figures == {**a_alone, "yours": 2}
+    finally:
+        for api in apis.values():
+            api.close()

@@ -51,6 +51,7 @@ async def test_each_standing_user_sees_only_their_share_of_the_status(
         "total": 3,
         "by_endpoint": {"/ws/events/": 1, "/ws/": 1, "/ws/alerts/": 1},
         "by_user": {"owner": 1, "viewer": 2},
+        "instances": 1,
         "yours": 1,
     }
     assert "batcher" in staff["realtime"]
