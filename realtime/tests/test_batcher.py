@@ -328,6 +328,15 @@ class TestIntervalFlush:
         assert batcher.metrics.interval_flushes == 1
         assert batcher.metrics.max_batch_size_reached == 0
 
+    async def test_each_interval_flush_is_counted(self, make_batcher, make_message):
+        batcher = await make_batcher(interval_ms=20)
+        send = Recorder()
+        await batcher.queue_message("detections", make_message(1), send)
+        assert sequences(await send.next_frame()) == [1]
+        await batcher.queue_message("detections", make_message(2), send)
+        assert sequences(await send.next_frame()) == [2]
+        assert batcher.metrics.interval_flushes == 2
+
     async def test_a_single_batched_message_still_arrives_as_a_batch_frame(self, make_batcher, make_message):
         batcher = await make_batcher(interval_ms=20)
         send = Recorder()
@@ -446,6 +455,10 @@ class TestModuleSingleton:
         again = await get_message_batcher(batch_interval_ms=999, max_batch_size=1)
         assert again is first
         assert (first.batch_interval_ms, first.max_batch_size, first.batch_channels) == (25, 5, {"events"})
+
+    async def test_the_shared_batchers_defaults_are_the_seed_systems(self):
+        batcher = await get_message_batcher()
+        assert (batcher.batch_interval_ms, batcher.max_batch_size) == (100, 50)
 
     async def test_concurrent_first_calls_share_one_instance(self):
         batchers = await asyncio.gather(*(get_message_batcher() for _ in range(10)))

@@ -106,6 +106,7 @@ def test_a_non_durable_message_is_not_numbered_nor_stored(layer_groups):
     (message,) = got["lookout.system"]
     assert orjson.loads(message["text"])["sequence"] is None
     assert message["meta"]["sequence"] is None
+    assert message["meta"]["camera_id"] == ""  # about no camera
     assert not OutboxMessage.objects.exists()
 
 
