@@ -109,6 +109,14 @@ def test_a_replay_adds_the_overlap_window_before_since_and_no_more(settings):
     assert sequences(outbox_replay(since=anchor, channels=ALL)) == [at_the_edge, inside, anchor, after]
 
 
+def test_a_message_numbered_after_since_is_replayed_however_early_its_time(settings):
+    # A long transaction stamps its message when it publishes and numbers it when it commits.
+    settings.REALTIME_RESUME_OVERLAP_SECONDS = 5
+    (since,) = append(T0)
+    (committed_late,) = append(T0 - timedelta(minutes=1))
+    assert sequences(outbox_replay(since=since, channels=ALL)) == [since, committed_late]
+
+
 def test_without_a_message_at_or_before_since_there_is_no_overlap(settings):
     settings.REALTIME_RESUME_OVERLAP_SECONDS = 3600
     ids = append(T0, T0)
