@@ -101,6 +101,20 @@ def test_a_producers_camera_and_correlation_id_are_kept(layer_groups):
     assert OutboxMessage.objects.get().camera_id == "backyard"
 
 
+def test_every_delivered_frame_is_counted(layer_groups):
+    before = stats.published
+    layer_groups(["lookout.system"], lambda: publish("system.status", STATUS))
+    layer_groups(["lookout.system"], lambda: publish("system.status", STATUS))
+    assert stats.published == before + 2
+
+
+def test_a_jobs_owner_is_kept_for_who_may_see_it_live_and_on_resume(layer_groups):
+    job = {"job_id": "j-1", "progress": 10, "status": "running"}
+    got = layer_groups(["lookout.jobs"], lambda: publish("job.progress", job, owner_id=7))
+    assert [m["meta"]["owner_id"] for m in got["lookout.jobs"]] == [7]
+    assert OutboxMessage.objects.get().owner_id == 7
+
+
 def test_a_non_durable_message_is_not_numbered_nor_stored(layer_groups):
     got = layer_groups(["lookout.system"], lambda: publish("system.status", STATUS))
     (message,) = got["lookout.system"]
