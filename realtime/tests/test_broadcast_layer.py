@@ -68,6 +68,7 @@ def test_a_durable_message_reaches_its_channels_group_numbered_as_its_outbox_row
     (message,) = got["lookout.events"]
     assert got["lookout.alerts"] == []
     row = OutboxMessage.objects.get()
+    assert row.camera_id == "garage"  # from the payload: the admin lists the outbox by camera
     assert set(message) == {"type", "text", "meta", "group"}
     assert (message["type"], message["group"]) == ("realtime.deliver", "lookout.events")
     frame = orjson.loads(message["text"])
