@@ -177,6 +177,18 @@ class TestMessageBatcherLifecycle:
         assert batcher.get_pending_count() == 0
         assert asyncio.all_tasks() == {asyncio.current_task()}
 
+    async def test_stop_with_a_send_that_never_yields_flushes_and_returns(self, make_batcher, make_message):
+        batcher = await make_batcher()
+        frames = []
+
+        async def send(frame) -> None:  # a socket whose buffer takes the frame without suspending
+            frames.append(frame)
+
+        await batcher.queue_message("detections", make_message(1), send)
+        await batcher.stop()  # the timer it cancelled has not finished yet: stop must not raise
+
+        assert len(frames) == 1
+
     async def test_stop_waits_for_a_flush_in_progress_and_keeps_order(self, make_batcher, make_message):
         batcher = await make_batcher(interval_ms=1)
         gate = asyncio.Event()
@@ -227,6 +239,16 @@ class TestMessageBatcherQueueing:
         assert await batcher.flush_all() == 1
         assert sequences(send.parsed[1]) == [3]
 
+    async def test_a_never_started_batcher_starts_no_timer(self, make_message):
+        batcher = MessageBatcher(batch_interval_ms=0)
+        send = Recorder()
+        await batcher.queue_message("detections", make_message(1), send)
+        # A zero-interval timer would have flushed within these turns of the loop.
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert send.frames == []
+        assert batcher.get_pending_count() == 1
+
     async def test_the_frame_has_the_kind_of_the_messages(self, make_batcher, make_message):
         batcher = await make_batcher(size=2)
         send = Recorder()
@@ -244,7 +266,7 @@ class TestMessageBatcherQueueing:
         batcher = await make_batcher()
         send = Recorder()
         await batcher.queue_message("detections", detection(1), send)
-        with pytest.raises(TypeError, match="detections"):
+        with pytest.raises(TypeError, match="channel 'detections' batches dict, not str"):
             await batcher.queue_message("detections", json.dumps(detection(2)), send)
         await batcher.queue_message("alerts", json.dumps(detection(3)), send)  # each channel has its own kind
 
@@ -253,7 +275,7 @@ class TestMessageBatcherQueueing:
 
     async def test_a_message_that_is_neither_a_dict_nor_text_is_refused(self, make_batcher):
         batcher = await make_batcher()
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match="a message is a dict or JSON text, not bytes"):
             await batcher.queue_message("detections", b"{}", Recorder())
 
     async def test_frames_embed_text_envelopes_verbatim_including_unicode(self, make_batcher):
@@ -287,6 +309,7 @@ class TestMessageBatcherQueueing:
         await batcher.queue_message("detections", make_message(1), first)
         await batcher.queue_message("detections", make_message(2), second)
         assert sequences(first.parsed[0]) == [1]
+        assert first.parsed[0]["channel"] == "detections"
         frame = await second.next_frame()
         assert sequences(frame) == [2]
 
@@ -299,6 +322,7 @@ class TestMaxBatchSize:
             await batcher.queue_message("alerts", make_message(n), send)
 
         assert len(send.frames) == 1
+        assert send.parsed[0]["channel"] == "alerts"
         assert send.parsed[0]["count"] == 5
         assert sequences(send.parsed[0]) == [0, 1, 2, 3, 4]
         assert batcher.get_pending_count() == 0
@@ -306,6 +330,13 @@ class TestMaxBatchSize:
         assert batcher.metrics.interval_flushes == 0
         await batcher.stop()
         assert len(send.frames) == 1
+
+    async def test_each_full_batch_is_counted(self, make_batcher, make_message):
+        batcher = await make_batcher(size=2)
+        send = Recorder()
+        for n in range(4):
+            await batcher.queue_message("alerts", make_message(n), send)
+        assert batcher.metrics.max_batch_size_reached == 2
 
 
 class TestIntervalFlush:
@@ -327,6 +358,15 @@ class TestIntervalFlush:
         assert batcher.get_pending_count() == 0
         assert batcher.metrics.interval_flushes == 1
         assert batcher.metrics.max_batch_size_reached == 0
+
+    async def test_each_interval_flush_is_counted(self, make_batcher, make_message):
+        batcher = await make_batcher(interval_ms=20)
+        send = Recorder()
+        await batcher.queue_message("detections", make_message(1), send)
+        assert sequences(await send.next_frame()) == [1]
+        await batcher.queue_message("detections", make_message(2), send)
+        assert sequences(await send.next_frame()) == [2]
+        assert batcher.metrics.interval_flushes == 2
 
     async def test_a_single_batched_message_still_arrives_as_a_batch_frame(self, make_batcher, make_message):
         batcher = await make_batcher(interval_ms=20)
@@ -363,7 +403,9 @@ class TestCallbackErrors:
             await batcher.queue_message("detections", make_message(2), send)
             assert await batcher.queue_message("system", "{}", send) is False
         assert batcher.get_pending_count() == 0
-        assert "batcher send failed" in caplog.text
+        # The batch frame has its messages' kind; the immediate "{}" is text.
+        assert f"batcher send failed; a {type(make_message(0)).__name__} frame dropped" in caplog.text
+        assert "batcher send failed; a str frame dropped" in caplog.text
         assert batcher.is_running()
 
         await batcher.queue_message("detections", make_message(3), send)
@@ -446,6 +488,10 @@ class TestModuleSingleton:
         again = await get_message_batcher(batch_interval_ms=999, max_batch_size=1)
         assert again is first
         assert (first.batch_interval_ms, first.max_batch_size, first.batch_channels) == (25, 5, {"events"})
+
+    async def test_the_shared_batchers_defaults_are_the_seed_systems(self):
+        batcher = await get_message_batcher()
+        assert (batcher.batch_interval_ms, batcher.max_batch_size) == (100, 50)
 
     async def test_concurrent_first_calls_share_one_instance(self):
         batchers = await asyncio.gather(*(get_message_batcher() for _ in range(10)))
