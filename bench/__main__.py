@@ -77,12 +77,15 @@ def run_all(
                     row["error"] = f"{type(error).__name__}: {error}"
                     traceback.print_exc()
                 row["seconds"] = round(time.monotonic() - begun, 1)
+                # Other work on a shared machine takes its share of the server's core: keep the load.
+                row["load_average"] = round(os.getloadavg()[0], 2)
                 results.append(row)
                 print(f"   {target}: done in {row['seconds']} s", flush=True)
             print(tables([r for r in results if r["scenario"] == name]), flush=True)
+            # Written after every scenario, so that a run cut short still leaves what it measured.
+            document = write(results, out=out, command=command, quick=quick, started=started)
     finally:
         bench_run.stop_all()
-    document = write(results, out=out, command=command, quick=quick, started=started)
     print(f"wrote {document} and {document.parent / 'benchmarks'}/")
     return verdict(results)
 

@@ -53,9 +53,11 @@ class Socket:
 
 
 class Worker:
-    def __init__(self, url: str, headers: dict, count: int, *, greeting: bool, in_flight: int) -> None:
+    def __init__(
+        self, url: str, headers: dict, count: int, *, greeting: bool, in_flight: int, attempts: int = 1
+    ) -> None:
         self.url, self.headers, self.count = url, headers, count
-        self.greeting, self.in_flight = greeting, in_flight
+        self.greeting, self.in_flight, self.attempts = greeting, in_flight, attempts
         self.sockets: list[Socket] = []
         self.latencies = array("d")
         self.readers: list[asyncio.Task] = []
@@ -69,19 +71,24 @@ class Worker:
 
         async def one() -> None:
             async with gate:
-                try:
-                    ws = await connect(
-                        self.url,
-                        additional_headers=self.headers,
-                        compression=None,
-                        ping_interval=None,  # client pings would cost the server CPU in idle runs
-                        open_timeout=120,
-                        max_size=None,
-                        max_queue=None,  # never push back on the server: it must not see us as slow
-                    )
-                except Exception as error:  # noqa: BLE001 (a refused handshake is a figure, not a crash)
-                    self.errors.append(f"{type(error).__name__}: {error}"[:200])
-                    return
+                for attempt in range(1, self.attempts + 1):
+                    try:
+                        ws = await connect(
+                            self.url,
+                            additional_headers=self.headers,
+                            compression=None,
+                            ping_interval=None,  # client pings would cost the server CPU in idle runs
+                            open_timeout=120,
+                            max_size=None,
+                            max_queue=None,  # never push back on the server: it must not see us as slow
+                        )
+                        break
+                    # A refused handshake is a figure (or, where retried, a pause), not a crash.
+                    except Exception as error:  # noqa: BLE001
+                        if attempt == self.attempts:
+                            self.errors.append(f"{type(error).__name__}: {error}"[:200])
+                            return
+                        await asyncio.sleep(attempt)
                 ended[0] = max(ended[0], time.time())
                 sock = Socket(ws=ws)
                 self.sockets.append(sock)
@@ -135,11 +142,12 @@ class Worker:
         elif kind != GREETING and isinstance(payload, dict) and isinstance(payload.get("last_sequence"), int):
             sock.hinted_sequence = max(sock.hinted_sequence, payload["last_sequence"])
 
-    async def drain(self, expected: int, seconds: float) -> dict:
-        """Wait until every socket holds bench numbers 0 … expected - 1, for `seconds` at most."""
+    async def drain(self, expected: int, seconds: float, quiet: float) -> dict:
+        """Wait until every socket holds bench numbers 0 … expected - 1, until nothing arrived for
+        `quiet` seconds, or for `seconds` at most."""
         wanted = set(range(expected))
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        start = time.time()
+        while time.time() < start + seconds and time.time() - max(start, self.last_arrival) < quiet:
             # Only bench numbers below `expected` exist, so a count tells (cheap on the client core).
             if all(len(s.numbers) >= expected or s.close_code is not None for s in self.sockets):
                 break
@@ -187,14 +195,14 @@ class Worker:
         await asyncio.gather(*self.readers, return_exceptions=True)
 
 
-def worker_main(pipe, url: str, headers: dict, count: int, core: int | None, greeting: bool, in_flight: int):
+def worker_main(pipe, url: str, headers: dict, count: int, core: int | None, options: dict) -> None:
     """A client process: obey the parent's commands until `close`."""
     if core is not None:
         os.sched_setaffinity(0, {core})
     raise_fd_limit()
 
     async def run() -> None:
-        worker = Worker(url, headers, count, greeting=greeting, in_flight=in_flight)
+        worker = Worker(url, headers, count, **options)
         loop = asyncio.get_running_loop()
         while True:
             command, *args = await loop.run_in_executor(None, pipe.recv)
@@ -211,18 +219,24 @@ def worker_main(pipe, url: str, headers: dict, count: int, core: int | None, gre
 
 
 class ClientPool:
-    """`processes` client processes sharing `count` sockets to `url`, pinned to `core`."""
+    """`processes` client processes sharing `count` sockets to `url`, pinned to `core`.
 
-    def __init__(self, *, url, headers, count, processes, core, greeting, in_flight=25):
+    `in_flight` handshakes at most per process; `attempts` per socket (1: a refusal is final).
+    """
+
+    def __init__(self, *, url, headers, count, processes, core, greeting, in_flight=10, attempts=3):
         context = multiprocessing.get_context("spawn")
         self.pipes, self.processes = [], []
+        options = {"greeting": greeting, "in_flight": in_flight, "attempts": attempts}
         shares = [count // processes + (i < count % processes) for i in range(processes)]
         for share in shares:
             if not share:
                 continue
             parent, child = context.Pipe()
             process = context.Process(
-                target=worker_main, args=(child, url, headers, share, core, greeting, in_flight), daemon=True
+                target=worker_main,
+                args=(child, url, headers, share, core, options),
+                daemon=True,
             )
             process.start()
             self.pipes.append(parent)
@@ -251,9 +265,9 @@ class ClientPool:
             "seconds": max(a["ended"] for a in answers) - min(a["started"] for a in answers),
         }
 
-    def drain(self, expected: int, timeout: float) -> dict:
-        """Wait for every socket to hold `expected` bench messages (or `timeout`); totals and latencies."""
-        answers = self.ask("drain", expected, timeout, timeout=timeout + 120)
+    def drain(self, expected: int, *, seconds: float, quiet: float) -> dict:
+        """Wait for every socket to hold `expected` bench messages (see Worker.drain); totals, latencies."""
+        answers = self.ask("drain", expected, seconds, quiet, timeout=seconds + 120)
         latencies = array("d")
         for answer in answers:
             latencies.frombytes(answer["latencies"])

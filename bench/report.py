@@ -97,6 +97,10 @@ def tables(results: list[dict]) -> str:
                 out.append(
                     f"\n{row['target']}: {row.get('refused', 0)} sockets refused, e.g. `{row['errors'][0]}`"
                 )
+            if "load_average" in row:
+                out.append(
+                    f"\n{row['target']}: {row['seconds']} s in all, load average {row['load_average']}"
+                )
             if row.get("closes"):
                 out.append(f"\n{row['target']}: sockets closed by the server, by code: {row['closes']}")
         out.append("")

@@ -22,7 +22,7 @@ async def drained(*frames: dict, close_code: int | None = None) -> dict:
     worker.sockets.append(sock)
     for frame in frames:
         worker.take(sock, frame, now=1.0)
-    return await worker.drain(3, 0)
+    return await worker.drain(3, 0, 0)
 
 
 async def test_a_message_missing_without_a_word_from_the_server_is_a_silent_loss():
