@@ -8,6 +8,7 @@ one), and exits 1 when Lookout lost a message without announcing it (2 when a sc
 import argparse
 import os
 import shlex
+import signal
 import sys
 import time
 import traceback
@@ -56,6 +57,9 @@ def run_all(
     table: dict, names: list[str], targets: list[str] | None, *, out: Path, command: str, quick: bool
 ) -> int:
     raise_fd_limit()
+    # A SIGTERM (or a SIGINT, which a shell's background job ignores) still stops every process
+    # started so far, through the `finally` below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     bench_run = Run()
     # The bench itself (and the clients and publishers it starts) stays off the server's core.
     if bench_run.client_core is not None:

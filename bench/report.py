@@ -242,8 +242,9 @@ Latency is the client's receive time minus the publish time carried in the paylo
 frames delivered over the window from the first publish to the last arrival; server CPU is the
 server process's user + system time over that window (psutil), divided by the frames delivered
 for CPU µs/frame. A lost message is *announced* when the server closed the socket or told it to
-resume (a `resume` hint, or a `last_sequence` past what it received); any other loss is silent,
-and the run exits non-zero when Lookout lost anything silently.
+resume (a `resume` hint, or a `last_sequence` past what it received; the periodic heartbeat is
+off in the fan-out runs so that it cannot pass for one); any other loss is silent, and the run
+exits non-zero when Lookout lost anything silently.
 
 {tables}
 {images}

@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from bench.clients import ClientPool
 from bench.servers import BASE_DIR, Floor, Lookout, Naive, Run, django_env
 
-TARGETS = {"lookout": lambda run: Lookout(run, redis=True), "naive": Naive, "floor": Floor}
+TARGETS = {"lookout": lambda run: Lookout(run, redis=True, heartbeats=False), "naive": Naive, "floor": Floor}
 ARRIVAL_TIMEOUT = 15
 # Handshakes in flight per client process in the handshake run (other runs open sockets more gently,
 # and retry: daphne drops a handshake its application has not accepted within 5 s).
@@ -55,8 +55,8 @@ FULL = Scale(
     burst=200,
     handshakes=1000,
     idle_seconds=31,
-    ingest_posts=5,
-    latency_posts=200,
+    ingest_posts=3,
+    latency_posts=100,
     pipeline_batches=20,
     clients_factor=1.0,
 )
@@ -163,7 +163,9 @@ def handshakes(run: Run, scale: Scale, target: str, *, count: int) -> dict:
 
 def idle(run: Run, scale: Scale, target: str, *, count: int) -> dict:
     """Memory per idle socket (RSS growth / sockets) and CPU while `count` sockets sit idle."""
-    with TARGETS[target](run) as server:
+    # Lookout's periodic heartbeat is part of what idle sockets cost.
+    server = Lookout(run, redis=True) if target == "lookout" else TARGETS[target](run)
+    with server:
         time.sleep(1)  # let start-up work settle before the base figure
         base = server.rss()
         pool = ClientPool(

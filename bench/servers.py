@@ -214,13 +214,14 @@ class Lookout(Server):
 
     With `redis`, the scale-out setup (channels-redis layer, `--no-worker`: the periodic work is
     another process's, and nothing measured needs it); without, the embedded default (in-memory
-    layer, worker in its thread). `postgres` swaps SQLite for PostgreSQL.
+    layer, worker in its thread). `postgres` swaps SQLite for PostgreSQL. Without `heartbeats`,
+    the periodic heartbeat is off (fan-out, burst and handshake runs).
     """
 
     name = "lookout"
     greeting = True
 
-    def __init__(self, run: Run, *, redis: bool, postgres: bool = False) -> None:
+    def __init__(self, run: Run, *, redis: bool, postgres: bool = False, heartbeats: bool = True) -> None:
         super().__init__(run)
         self.data_dir = run.dir / f"lookout-{free_port()}"
         extra = {
@@ -228,6 +229,10 @@ class Lookout(Server):
             "REALTIME_CONNECT_RATE": "1000000000",
             "LOG_LEVEL": "WARNING",
         }
+        if not heartbeats:
+            # No periodic heartbeat during the run: a heartbeat that still comes was sent on purpose
+            # (the hub sends one when messages may have been lost), so it counts as announcing loss.
+            extra["REALTIME_HEARTBEAT_SECONDS"] = "3600"
         self.redis = redis
         if redis:
             extra["REDIS_URL"] = run.redis_url()
