@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.clients import raise_fd_limit
-from bench.report import tables, write
+from bench.report import rerender, tables, write
 from bench.scenarios import FULL, QUICK, scenarios
 from bench.servers import BASE_DIR, Run
 
@@ -35,7 +35,14 @@ def main(argv: list[str] | None = None) -> int:
         help="measure only these targets (repeatable)",
     )
     run.add_argument("--out", type=Path, help="where benchmarks.md and benchmarks/ go")
+    run.add_argument("--note", default="", help="a paragraph for benchmarks.md (e.g. what else ran)")
+    report = commands.add_parser("report", help="rewrite benchmarks.md and the plots from results.json")
+    report.add_argument("out", type=Path, help="the folder holding benchmarks/results.json (e.g. docs)")
+    report.add_argument("--note", help="replace the run's note")
     args = parser.parse_args(argv)
+    if args.command == "report":
+        print(f"wrote {rerender(args.out, note=args.note)}")
+        return 0
 
     scale = QUICK if getattr(args, "quick", False) else FULL
     table = scenarios(scale)
@@ -49,12 +56,25 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or BASE_DIR / ("var/bench" if args.quick else "docs")
     command = "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:])
     return run_all(
-        table, args.scenario or list(table), args.target, out=out, command=command, quick=args.quick
+        table,
+        args.scenario or list(table),
+        args.target,
+        out=out,
+        command=command,
+        quick=args.quick,
+        note=args.note,
     )
 
 
 def run_all(
-    table: dict, names: list[str], targets: list[str] | None, *, out: Path, command: str, quick: bool
+    table: dict,
+    names: list[str],
+    targets: list[str] | None,
+    *,
+    out: Path,
+    command: str,
+    quick: bool,
+    note: str,
 ) -> int:
     raise_fd_limit()
     # A SIGTERM (or a SIGINT, which a shell's background job ignores) still stops every process
@@ -87,7 +107,7 @@ def run_all(
                 print(f"   {target}: done in {row['seconds']} s", flush=True)
             print(tables([r for r in results if r["scenario"] == name]), flush=True)
             # Written after every scenario, so that a run cut short still leaves what it measured.
-            document = write(results, out=out, command=command, quick=quick, started=started)
+            document = write(results, out=out, command=command, quick=quick, started=started, note=note)
     finally:
         bench_run.stop_all()
     print(f"wrote {document} and {document.parent / 'benchmarks'}/")

@@ -188,10 +188,10 @@ def plots(results: list[dict], folder: Path) -> list[str]:
     return written
 
 
-def write(results: list[dict], *, out: Path, command: str, quick: bool, started: datetime) -> Path:
+def write(
+    results: list[dict], *, out: Path, command: str, quick: bool, started: datetime, note: str = ""
+) -> Path:
     """results.json, the PNG plots and benchmarks.md under `out`; the markdown file's path."""
-    assets = out / "benchmarks"
-    assets.mkdir(parents=True, exist_ok=True)
     meta = {
         "command": command,
         "quick": quick,
@@ -199,22 +199,39 @@ def write(results: list[dict], *, out: Path, command: str, quick: bool, started:
         "finished": datetime.now(UTC).isoformat(),
         "machine": machine(),
         "commit": commit(),
+        "note": note,
     }
+    return render(results, meta, out=out)
+
+
+def render(results: list[dict], meta: dict, *, out: Path) -> Path:
+    """Write results.json, the plots and benchmarks.md from `results` and the run's `meta`."""
+    assets = out / "benchmarks"
+    assets.mkdir(parents=True, exist_ok=True)
     (assets / "results.json").write_text(json.dumps({"run": meta, "results": results}, indent=1) + "\n")
     images = plots(results, assets)
     document = out / "benchmarks.md"
+    started = datetime.fromisoformat(meta["started"])
     document.write_text(
         MARKDOWN.format(
-            mode="quick" if quick else "full",
-            command=command,
+            mode="quick" if meta["quick"] else "full",
+            command=meta["command"],
             started=started.strftime("%Y-%m-%d %H:%M UTC"),
             machine=meta["machine"],
             commit=meta["commit"],
+            note=f"\n{meta['note']}\n" if meta.get("note") else "",
             tables=tables(results),
             images="\n".join(f"![{name}](benchmarks/{name})" for name in images),
         )
     )
     return document
+
+
+def rerender(out: Path, *, note: str | None) -> Path:
+    """benchmarks.md and the plots again from `out`'s results.json (with a new note, if given)."""
+    saved = json.loads((out / "benchmarks" / "results.json").read_text())
+    meta = saved["run"] | ({"note": note} if note is not None else {})
+    return render(saved["results"], meta, out=out)
 
 
 MARKDOWN = """# Benchmarks
@@ -224,7 +241,7 @@ Written by `python -m bench run` (see [bench/README.md](../bench/README.md)); do
 - Run: {mode} mode, started {started}, commit `{commit}`
 - Command: `{command}`
 - Machine: {machine}
-
+{note}
 Each scenario starts a fresh server per target on 127.0.0.1, pinned to one core; the client
 processes (asyncio + `websockets`), the publisher and Redis run on the other core. Targets:
 
