@@ -8,7 +8,9 @@ later, past the idle timeout) on the server's event loop, as the in-process work
 times until `alert.created` for that batch arrives on `/ws/` (subscribed to every channel). The
 heuristic analyzer scores; a bench rule (threshold 0, no cooldown) makes every event alert.
 
-    .venv/bin/python bench/pipeline_latency.py [--count 20]
+    .venv/bin/python -m bench.pipeline_latency [--count 20] [--json]
+
+The suite (`python -m bench run --scenario pipeline-latency`) runs it with `--json`.
 """
 
 import argparse
@@ -17,15 +19,10 @@ import http.client
 import json
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))  # run as a script: bench/ is not a package
 
 ARRIVAL_TIMEOUT = 15
 
@@ -100,6 +97,7 @@ def main() -> None:
     parser.add_argument(
         "--count", type=int, default=20, help="number of batches, one after another (default 20)"
     )
+    parser.add_argument("--json", action="store_true", help="print the samples (seconds) as one JSON line")
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="lookout-bench-pipeline-")
     for name in ("DATABASE_URL", "REDIS_URL", "EVENT_ANALYZER"):
@@ -148,6 +146,9 @@ def main() -> None:
     serve(host="127.0.0.1", port=port, on_ready=lambda: threading.Thread(target=client, daemon=True).start())
     if "error" in result:
         raise result["error"]
+    if args.json:
+        print(json.dumps({"samples": result["samples"]}))
+        return
     ms = sorted(s * 1000 for s in result["samples"])
     p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     setup = "embedded default (SQLite, in-memory layer, heuristic analyzer)"
