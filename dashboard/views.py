@@ -14,7 +14,13 @@ from cameras.visibility import cameras_visible_to, sees_everything
 from dashboard.forms import ExportForm
 from events.jobs import CANCELLABLE, JobStateError, job_cancel
 from events.models import AlertStatus, JobType
-from events.selectors import alert_list, cameras_with_latest_snapshot, event_list, job_list
+from events.selectors import (
+    alert_list,
+    cameras_with_latest_snapshot,
+    event_list,
+    events_with_best_snapshot,
+    job_list,
+)
 from events.services import (
     AlertTransitionError,
     alert_acknowledge,
@@ -53,7 +59,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         }
         for c in cameras_with_latest_snapshot(cameras_visible_to(user)).order_by("name")
     ]
-    events = [event_payload(e) for e in event_list(user=user).order_by("-started_at", "-id")[:FEED_LENGTH]]
+    latest = events_with_best_snapshot(event_list(user=user)).order_by("-started_at", "-id")[:FEED_LENGTH]
+    events = [event_payload(e) for e in latest]
     alerts = [
         alert_payload(a)
         for a in alert_list(user=user)

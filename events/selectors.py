@@ -40,16 +40,26 @@ def job_visible_to(job_id: str, user) -> bool | None:
     return job_list(user=user).filter(pk=job_id).exists()
 
 
-def events_with_best_snapshot(events: QuerySet[Event]) -> QuerySet[Event]:
-    """Annotate `best_snapshot_id`: the event's highest-confidence detection that has a snapshot."""
-    best = (
-        Detection.objects.filter(event=OuterRef("pk"))
-        .exclude(snapshot="")
+def snapshots_best_first(detections: QuerySet[Detection]) -> QuerySet[Detection]:
+    """Those of `detections` that have a snapshot, the best first: most confident, then latest."""
+    return (
+        detections.exclude(snapshot="")
         .exclude(snapshot__isnull=True)
         .order_by("-confidence", "-detected_at", "-id")
-        .values("id")[:1]
     )
+
+
+def events_with_best_snapshot(events: QuerySet[Event]) -> QuerySet[Event]:
+    """Annotate `best_snapshot_id`: the event's best detection that has a snapshot."""
+    best = snapshots_best_first(Detection.objects.filter(event=OuterRef("pk"))).values("id")[:1]
     return events.annotate(best_snapshot_id=Subquery(best))
+
+
+def event_best_snapshot_id(event: Event) -> int | None:
+    """The id of the event's best snapshot: its annotation when it was read with one, else one query."""
+    if hasattr(event, "best_snapshot_id"):
+        return event.best_snapshot_id
+    return snapshots_best_first(Detection.objects.filter(event=event)).values_list("id", flat=True).first()
 
 
 def event_stats(events: QuerySet[Event]) -> dict:
