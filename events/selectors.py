@@ -40,13 +40,19 @@ def job_visible_to(job_id: str, user) -> bool | None:
     return job_list(user=user).filter(pk=job_id).exists()
 
 
+def with_snapshot(detections: QuerySet[Detection]) -> QuerySet[Detection]:
+    """Those of `detections` that have a snapshot."""
+    return detections.exclude(snapshot="").exclude(snapshot__isnull=True)
+
+
 def snapshots_best_first(detections: QuerySet[Detection]) -> QuerySet[Detection]:
     """Those of `detections` that have a snapshot, the best first: most confident, then latest."""
-    return (
-        detections.exclude(snapshot="")
-        .exclude(snapshot__isnull=True)
-        .order_by("-confidence", "-detected_at", "-id")
-    )
+    return with_snapshot(detections).order_by("-confidence", "-detected_at", "-id")
+
+
+def latest_snapshot(detections: QuerySet[Detection]) -> Detection | None:
+    """The most recently detected of `detections` that has a snapshot (a camera's latest picture)."""
+    return with_snapshot(detections).order_by("-detected_at", "-id").first()
 
 
 def events_with_best_snapshot(events: QuerySet[Event]) -> QuerySet[Event]:
