@@ -12,11 +12,11 @@ from events.selectors import event_timeline
 
 HOURS = 24
 HOUR = timedelta(hours=1)
-# The SVG's own units; the browser scales the drawing to the width it gets.
-WIDTH, HEIGHT = 720, 180
-PLOT_TOP, PLOT_BOTTOM, PLOT_LEFT = 12, 150, 28
-SLOT = (WIDTH - PLOT_LEFT) / HOURS
-BAR = SLOT * 0.72
+# The SVG's own units. The page stretches the bars to the width and height it gives them; the
+# labels are HTML beside the drawing, so they stay legible from a phone to a wall screen.
+SLOT, BAR = 30, 22
+WIDTH, HEIGHT = SLOT * HOURS, 100
+LABEL_EVERY = 3
 # Bars are stacked from the least to the most serious level, so the most serious sits on top.
 LEVELS = [level.value for level in RiskLevel]
 
@@ -44,11 +44,6 @@ class Slot:
     def level_counts(self) -> list[int]:
         return [self.counts[level] for level in LEVELS]
 
-    @property
-    def label_x(self) -> float:
-        """Where the hour's label ends: under the right edge of its bar."""
-        return round(self.x + BAR, 1)
-
 
 @dataclass
 class HourChart:
@@ -57,10 +52,7 @@ class HourChart:
     scale_max: int
     width: int = WIDTH
     height: int = HEIGHT
-    plot_top: int = PLOT_TOP
-    plot_bottom: int = PLOT_BOTTOM
-    plot_left: int = PLOT_LEFT
-    bar_width: float = round(BAR, 1)
+    bar_width: int = BAR
     levels: list[str] = field(default_factory=lambda: LEVELS)
 
     @property
@@ -75,7 +67,7 @@ class HourChart:
     @property
     def labelled_slots(self) -> list[Slot]:
         """Every third hour gets its time under the axis (all 24 would overlap on a phone)."""
-        return self.slots[::3]
+        return self.slots[::LABEL_EVERY]
 
 
 def hour_chart(events: QuerySet[Event], *, end: datetime) -> HourChart:
@@ -92,14 +84,13 @@ def hour_chart(events: QuerySet[Event], *, end: datetime) -> HourChart:
         for start in (first + n * HOUR for n in range(HOURS))
     ]
     chart = HourChart(end=last + HOUR, slots=slots, scale_max=nice_ceiling(max(s.total for s in slots)))
-    plot_height = PLOT_BOTTOM - PLOT_TOP
     for index, slot in enumerate(slots):
-        slot.x = round(PLOT_LEFT + index * SLOT + (SLOT - BAR) / 2, 1)
-        top = PLOT_BOTTOM
+        slot.x = index * SLOT + (SLOT - BAR) / 2
+        top = HEIGHT
         for level in LEVELS:
             count = slot.counts[level]
             if count:
-                height = count / chart.scale_max * plot_height
+                height = count / chart.scale_max * HEIGHT
                 top -= height
                 slot.segments.append(
                     Segment(level=level, count=count, y=round(top, 1), height=round(height, 1))
