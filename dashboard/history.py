@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,10 +15,11 @@ from rest_framework.request import Request
 
 from cameras.visibility import cameras_visible_to
 from dashboard.filters import EventHistoryFilter
+from dashboard.forms import ExportForm
 from dashboard.frames import event_frames
 from dashboard.timeline_chart import hour_chart
 from events.api.events import EventReviewSerializer, EventViewSet
-from events.selectors import detection_list, event_list, events_with_best_snapshot, latest_snapshot
+from events.selectors import detection_list, event_list, events_with_best_snapshot, snapshots_latest_first
 from events.services import event_update
 from project.pagination import TimeCursorPagination
 from realtime.payloads import camera_payload, detection_payload, event_payload
@@ -76,6 +78,10 @@ def event_history(request: HttpRequest) -> HttpResponse:
         "page": page,
         "match_count": events.count(),
         "chart": hour_chart(events, end=end),
+        # The jobs page starts its export form with the filters an export takes.
+        "export_query": urlencode(
+            {name: value for name, value in request.GET.items() if value and name in ExportForm.base_fields}
+        ),
     }
     return render(request, "dashboard/history.html", context)
 
@@ -123,7 +129,7 @@ def camera_detail(request: HttpRequest, pk: str) -> HttpResponse:
     camera = get_object_or_404(cameras_visible_to(user), pk=pk)
     events = event_list(user=user).filter(camera=camera)
     recent = events_with_best_snapshot(events).order_by(*EventViewSet.cursor_ordering)[:CAMERA_RECENT_EVENTS]
-    latest = latest_snapshot(detection_list(user=user).filter(camera=camera))
+    latest = snapshots_latest_first(detection_list(user=user).filter(camera=camera)).first()
     context = {
         "camera": camera_payload(camera),
         "latest_snapshot": detection_payload(latest) if latest else None,

@@ -50,9 +50,9 @@ def snapshots_best_first(detections: QuerySet[Detection]) -> QuerySet[Detection]
     return with_snapshot(detections).order_by("-confidence", "-detected_at", "-id")
 
 
-def latest_snapshot(detections: QuerySet[Detection]) -> Detection | None:
-    """The most recently detected of `detections` that has a snapshot (a camera's latest picture)."""
-    return with_snapshot(detections).order_by("-detected_at", "-id").first()
+def snapshots_latest_first(detections: QuerySet[Detection]) -> QuerySet[Detection]:
+    """Those of `detections` that have a snapshot, the most recently detected first."""
+    return with_snapshot(detections).order_by("-detected_at", "-id")
 
 
 def events_with_best_snapshot(events: QuerySet[Event]) -> QuerySet[Event]:
@@ -115,11 +115,5 @@ def event_timeline(events: QuerySet[Event], *, bucket: str) -> list[dict]:
 
 def cameras_with_latest_snapshot(cameras: QuerySet) -> QuerySet:
     """Annotate `latest_snapshot_id`: the camera's most recent detection that has a snapshot."""
-    latest = (
-        Detection.objects.filter(camera=OuterRef("pk"))
-        .exclude(snapshot="")
-        .exclude(snapshot__isnull=True)
-        .order_by("-detected_at", "-id")
-        .values("id")[:1]
-    )
+    latest = snapshots_latest_first(Detection.objects.filter(camera=OuterRef("pk"))).values("id")[:1]
     return cameras.annotate(latest_snapshot_id=Subquery(latest))

@@ -200,6 +200,12 @@ def test_an_invalid_filter_answers_400_with_its_error_and_lists_nothing(client, 
     assert 'class="field-error"' in body
 
 
+def test_the_export_link_carries_the_filters_an_export_takes(client, viewer, history):
+    client.force_login(viewer)
+    body = client.get(f"{HISTORY}?camera=garage&min_risk_score=45&q=door&started_after=").content.decode()
+    assert '<a href="/jobs/?camera=garage&amp;min_risk_score=45">Export to a file</a>' in body
+
+
 # ---- pagination -------------------------------------------------------------------------------------
 
 
