@@ -8,15 +8,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-# The shared server, browser and signed-in contexts of the dashboard's browser tests.
-from dashboard.tests.test_browser import (  # noqa: F401  (hub, browser, open_dashboard are fixtures)
-    DESKTOP,
-    PHONE,
-    SCREENSHOTS_DIR,
-    browser,
-    hub,
-    open_dashboard,
-)
+# hub, browser and open_dashboard (the shared server and signed-in contexts) come from conftest.py.
+from dashboard.tests.test_browser import DESKTOP, PHONE, SCREENSHOTS_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -30,7 +23,7 @@ print(json.dumps(scene_record(summary={SUMMARY!r})))
 
 
 @pytest.fixture(scope="module")
-def scene(hub) -> dict:  # noqa: F811
+def scene(hub) -> dict:
     """A day of events, a pictured event on the front door, and the cameras the viewer sees online."""
     for camera_id in ("front_door", "driveway"):
         hub["pipeline"].post(f"/api/cameras/{camera_id}/heartbeat/")
@@ -38,7 +31,7 @@ def scene(hub) -> dict:  # noqa: F811
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def open_page(open_dashboard, path: str, **options) -> Page:  # noqa: F811
+def open_page(open_dashboard, path: str, **options) -> Page:
     """A signed-in viewer's page at `path`, once its images have loaded."""
     page = open_dashboard(**options)
     page.goto(path)
@@ -46,7 +39,7 @@ def open_page(open_dashboard, path: str, **options) -> Page:  # noqa: F811
     return page
 
 
-def test_viewer_finds_the_event_in_the_history_reviews_it_and_the_review_persists(open_dashboard, scene):  # noqa: F811
+def test_viewer_finds_the_event_in_the_history_reviews_it_and_the_review_persists(open_dashboard, scene):
     page = open_page(open_dashboard, "/events/")
     page.get_by_label("Summary contains").fill("package at the front door")
     page.get_by_role("button", name="Apply").click()
@@ -76,7 +69,7 @@ PAGES = {
 
 
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
-def test_screenshots_of_the_history_event_and_camera_pages(open_dashboard, scene, color_scheme, tmp_path):  # noqa: F811
+def test_screenshots_of_the_history_event_and_camera_pages(open_dashboard, scene, color_scheme, tmp_path):
     screenshots = Path(SCREENSHOTS_DIR) if SCREENSHOTS_DIR else tmp_path
     for name, path in PAGES.items():
         for size, viewport in [("desktop", DESKTOP), ("phone", PHONE)]:
@@ -89,7 +82,7 @@ def test_screenshots_of_the_history_event_and_camera_pages(open_dashboard, scene
 
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
 def test_history_event_and_camera_pages_have_no_serious_accessibility_violations(
-    open_dashboard,  # noqa: F811
+    open_dashboard,
     scene,
     color_scheme,
 ):
