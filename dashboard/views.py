@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
@@ -12,9 +11,16 @@ from rest_framework.authtoken.models import Token
 
 from cameras.visibility import cameras_visible_to, sees_everything
 from dashboard.forms import ExportForm
+from events.api.snapshots import snapshot_path
 from events.jobs import CANCELLABLE, JobStateError, job_cancel
 from events.models import AlertStatus, JobType
-from events.selectors import alert_list, cameras_with_latest_snapshot, event_list, job_list
+from events.selectors import (
+    alert_list,
+    cameras_with_latest_snapshot,
+    event_list,
+    events_with_best_snapshot,
+    job_list,
+)
 from events.services import (
     AlertTransitionError,
     alert_acknowledge,
@@ -47,13 +53,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             **camera_payload(c),
             # Through the permission-checked route: the media root is never served.
-            "snapshot_url": reverse("detection-snapshot", args=[c.latest_snapshot_id])
-            if c.latest_snapshot_id
-            else None,
+            "snapshot_url": snapshot_path(c.latest_snapshot_id),
         }
         for c in cameras_with_latest_snapshot(cameras_visible_to(user)).order_by("name")
     ]
-    events = [event_payload(e) for e in event_list(user=user).order_by("-started_at", "-id")[:FEED_LENGTH]]
+    latest = events_with_best_snapshot(event_list(user=user)).order_by("-started_at", "-id")[:FEED_LENGTH]
+    events = [event_payload(e) for e in latest]
     alerts = [
         alert_payload(a)
         for a in alert_list(user=user)

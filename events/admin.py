@@ -11,10 +11,13 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import admin, messages
 from django.forms.models import BaseInlineFormSet
+from django.utils.html import format_html
 
+from events.api.snapshots import snapshot_path
 from events.jobs import JobStateError, job_cancel
 from events.models import Alert, AlertRule, Detection, DetectionBatch, Event, Job
 from events.rules import alert_rule_create, alert_rule_update
+from events.selectors import events_with_best_snapshot
 from events.services import (
     AlertTransitionError,
     alert_acknowledge,
@@ -27,6 +30,19 @@ from events.services import (
 )
 
 INLINE_DETECTIONS = 20
+
+
+def snapshot_thumbnail(detection_id: int | None, alt: str) -> str:
+    """A thumbnail linking the permission-checked snapshot route (nothing serves the media root)."""
+    path = snapshot_path(detection_id)
+    if path is None:
+        return "—"
+    return format_html('<a href="{}"><img src="{}" alt="{}" height="60" loading="lazy"></a>', path, path, alt)
+
+
+def detection_thumbnail(detection: Detection) -> str:
+    """The detection's snapshot as a thumbnail, or a dash without one."""
+    return snapshot_thumbnail(detection.pk if detection.snapshot else None, f"Snapshot of {detection}")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -43,11 +59,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class DetectionAdmin(ReadOnlyAdmin):
     """Detections as the pipeline sent them (posted through the API, which batches them)."""
 
-    list_display = ["id", "detected_at", "camera", "object_type", "confidence", "event", "batch"]
+    list_display = ["id", "detected_at", "camera", "object_type", "confidence", "event", "batch", "thumbnail"]
     list_filter = ["object_type", "camera"]
     search_fields = ["object_type", "camera__id", "camera__name"]
     list_select_related = ["camera", "event", "batch"]
     date_hierarchy = "detected_at"
+    exclude = ["snapshot"]
+    readonly_fields = ["thumbnail"]
+
+    @admin.display(description="Snapshot")
+    def thumbnail(self, detection: Detection) -> str:
+        return detection_thumbnail(detection)
 
 
 @admin.register(DetectionBatch)
@@ -76,7 +98,7 @@ class DetectionInline(admin.TabularInline):
 
     model = Detection
     formset = LimitedDetectionFormSet
-    fields = ["object_type", "confidence", "detected_at", "bbox", "snapshot"]
+    fields = ["object_type", "confidence", "detected_at", "bbox", "thumbnail"]
     readonly_fields = fields
     extra = 0
     show_change_link = True
@@ -90,6 +112,10 @@ class DetectionInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Snapshot")
+    def thumbnail(self, detection: Detection) -> str:
+        return detection_thumbnail(detection)
 
 
 EVENT_PEOPLE_FIELDS = {"reviewed", "notes"}
@@ -110,6 +136,7 @@ class EventAdmin(admin.ModelAdmin):
         "object_type_list",
         "detection_count",
         "reviewed",
+        "best_snapshot",
     ]
     list_filter = ["risk_level", "reviewed", "camera"]
     search_fields = ["summary"]
@@ -120,6 +147,9 @@ class EventAdmin(admin.ModelAdmin):
     inlines = [DetectionInline]
     actions = ["mark_reviewed"]
 
+    def get_queryset(self, request):
+        return events_with_best_snapshot(super().get_queryset(request))
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return EVENT_ADD_FIELDS
@@ -128,7 +158,12 @@ class EventAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return [f.name for f in Event._meta.fields if f.name not in {"id", *EVENT_PEOPLE_FIELDS}]
+        fixed = [f.name for f in Event._meta.fields if f.name not in {"id", *EVENT_PEOPLE_FIELDS}]
+        return [*fixed, "best_snapshot"]
+
+    @admin.display(description="Best snapshot")
+    def best_snapshot(self, event: Event) -> str:
+        return snapshot_thumbnail(event.best_snapshot_id, f"Best snapshot of event {event.pk}")
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -40,16 +40,32 @@ def job_visible_to(job_id: str, user) -> bool | None:
     return job_list(user=user).filter(pk=job_id).exists()
 
 
+def with_snapshot(detections: QuerySet[Detection]) -> QuerySet[Detection]:
+    """Those of `detections` that have a snapshot."""
+    return detections.exclude(snapshot="").exclude(snapshot__isnull=True)
+
+
+def snapshots_best_first(detections: QuerySet[Detection]) -> QuerySet[Detection]:
+    """Those of `detections` that have a snapshot, the best first: most confident, then latest."""
+    return with_snapshot(detections).order_by("-confidence", "-detected_at", "-id")
+
+
+def snapshots_latest_first(detections: QuerySet[Detection]) -> QuerySet[Detection]:
+    """Those of `detections` that have a snapshot, the most recently detected first."""
+    return with_snapshot(detections).order_by("-detected_at", "-id")
+
+
 def events_with_best_snapshot(events: QuerySet[Event]) -> QuerySet[Event]:
-    """Annotate `best_snapshot_id`: the event's highest-confidence detection that has a snapshot."""
-    best = (
-        Detection.objects.filter(event=OuterRef("pk"))
-        .exclude(snapshot="")
-        .exclude(snapshot__isnull=True)
-        .order_by("-confidence", "-detected_at", "-id")
-        .values("id")[:1]
-    )
+    """Annotate `best_snapshot_id`: the event's best detection that has a snapshot."""
+    best = snapshots_best_first(Detection.objects.filter(event=OuterRef("pk"))).values("id")[:1]
     return events.annotate(best_snapshot_id=Subquery(best))
+
+
+def event_best_snapshot_id(event: Event) -> int | None:
+    """The id of the event's best snapshot: its annotation when it was read with one, else one query."""
+    if hasattr(event, "best_snapshot_id"):
+        return event.best_snapshot_id
+    return snapshots_best_first(Detection.objects.filter(event=event)).values_list("id", flat=True).first()
 
 
 def event_stats(events: QuerySet[Event]) -> dict:
@@ -99,11 +115,5 @@ def event_timeline(events: QuerySet[Event], *, bucket: str) -> list[dict]:
 
 def cameras_with_latest_snapshot(cameras: QuerySet) -> QuerySet:
     """Annotate `latest_snapshot_id`: the camera's most recent detection that has a snapshot."""
-    latest = (
-        Detection.objects.filter(camera=OuterRef("pk"))
-        .exclude(snapshot="")
-        .exclude(snapshot__isnull=True)
-        .order_by("-detected_at", "-id")
-        .values("id")[:1]
-    )
+    latest = snapshots_latest_first(Detection.objects.filter(camera=OuterRef("pk"))).values("id")[:1]
     return cameras.annotate(latest_snapshot_id=Subquery(latest))

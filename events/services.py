@@ -22,6 +22,7 @@ from events.models import (
 )
 from events.risk import risk_level_for
 from events.rules import rule_matches
+from events.selectors import snapshots_best_first
 from events.signals import detections_created
 
 BBOX_FIELDS = {"x": "bbox_x", "y": "bbox_y", "width": "bbox_width", "height": "bbox_height"}
@@ -119,8 +120,16 @@ def event_record(
         batch_id=batch_id,
     )
     event.full_clean()
-    event.save()
     detection_ids = [d.pk for d in detections]
+    # event.created is built from this row in post_save, before the detections point at the event.
+    event.best_snapshot_id = (
+        snapshots_best_first(Detection.objects.filter(pk__in=detection_ids))
+        .values_list("id", flat=True)
+        .first()
+        if detection_ids
+        else None
+    )
+    event.save()
     if detection_ids:
         Detection.objects.filter(pk__in=detection_ids).update(event=event)
     # In the event's transaction: event.created takes a lower sequence than its alerts.

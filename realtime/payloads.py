@@ -8,6 +8,9 @@ from datetime import datetime
 
 from django.urls import reverse
 
+from events.api.snapshots import snapshot_path
+from events.selectors import event_best_snapshot_id
+
 
 def iso(value: datetime | None) -> str | None:
     """An aware datetime as ISO 8601 with offset, or None."""
@@ -37,7 +40,8 @@ def detection_payload(detection) -> dict:
         "detected_at": iso(detection.detected_at),
         "batch_id": detection.batch_id,
         "event_id": detection.event_id,
-        "has_snapshot": bool(detection.snapshot),
+        "snapshot_url": snapshot_path(detection.pk if detection.snapshot else None),
+        "created_at": iso(detection.created_at),
     }
 
 
@@ -76,6 +80,7 @@ def event_payload(event) -> dict:
         "detection_count": event.detection_count,
         "reviewed": event.reviewed,
         "notes": event.notes,
+        "best_snapshot_url": snapshot_path(event_best_snapshot_id(event)),
         "created_at": iso(event.created_at),
         "updated_at": iso(event.updated_at),
     }

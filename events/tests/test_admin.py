@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from cameras.models import Camera
 from events.models import Alert, AlertRule, AlertStatus, Detection, Event, Job, JobStatus
-from events.services import detection_ingest
+from events.services import detection_ingest, event_record
+from events.tests.conftest import T0, png_upload
 from events.tests.factories import make_alert, make_event, make_job, make_rule
 from realtime.models import OutboxMessage, OutboxWatermark
 
@@ -264,3 +265,41 @@ def test_a_job_with_bad_params_is_refused_in_the_admin(staff, cameras):
     assert response.status_code == 200
     assert "Unknown camera" in response.content.decode()
     assert not Job.objects.exists()
+
+
+@pytest.fixture
+def pictured(cameras, media_root, clock_at_t0):
+    """An event whose one detection has a snapshot."""
+    [detection] = detection_ingest(
+        rows=[
+            {
+                "camera": cameras["front_door"],
+                "object_type": "person",
+                "confidence": 0.9,
+                "detected_at": T0,
+                "snapshot": png_upload(),
+            }
+        ]
+    )
+    event = event_record(
+        camera=cameras["front_door"], started_at=T0, risk_score=40, summary="Seen", detections=[detection]
+    )
+    return {"detection": detection, "event": event, "route": f"/api/detections/{detection.pk}/snapshot/"}
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        lambda p: reverse("admin:events_detection_changelist"),
+        lambda p: reverse("admin:events_detection_change", args=[p["detection"].pk]),
+        lambda p: reverse("admin:events_event_changelist"),
+        lambda p: reverse("admin:events_event_change", args=[p["event"].pk]),
+    ],
+    ids=["detection list", "detection", "event list", "event"],
+)
+def test_admin_shows_the_snapshot_as_a_thumbnail_from_the_checked_route(staff, pictured, page):
+    body = staff.get(page(pictured)).content.decode()
+    assert f'<a href="{pictured["route"]}"><img src="{pictured["route"]}"' in body
+    assert "/media/" not in body
+    image = staff.get(pictured["route"])
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"

@@ -75,9 +75,14 @@ def test_events_mark_reviewed_counts_only_the_events_it_changed(cameras):
     assert sorted(p["id"] for p in outbox_payloads("event.updated")) == [already.pk, *(e.pk for e in fresh)]
 
 
-def test_has_snapshot_is_true_only_for_a_detection_stored_with_one(cameras, media_root, clock_at_t0):
-    detection_ingest(rows=[row(cameras["garage"]), row(cameras["garage"], snapshot=png_upload())])
-    assert [p["has_snapshot"] for p in outbox_payloads("detection.new")] == [False, True]
+def test_snapshot_url_is_set_only_for_a_detection_stored_with_one(cameras, media_root, clock_at_t0):
+    _, pictured = detection_ingest(
+        rows=[row(cameras["garage"]), row(cameras["garage"], snapshot=png_upload())]
+    )
+    assert [p["snapshot_url"] for p in outbox_payloads("detection.new")] == [
+        None,
+        f"/api/detections/{pictured.pk}/snapshot/",
+    ]
 
 
 def test_an_event_moved_to_another_camera_names_camera_id_among_its_updated_fields(cameras):
