@@ -201,3 +201,10 @@ def test_camera_tiles_show_the_latest_snapshot_through_the_checked_route(client,
     tiles = {c["camera_id"]: c["snapshot_url"] for c in response.context["initial"]["cameras"]}
     assert tiles == {"front_door": url, "garage": None}
     assert "/media/" not in body
+
+
+def test_event_rows_and_camera_tiles_link_to_their_pages(client, viewer, household):
+    client.force_login(viewer)
+    body = client.get("/").content.decode()
+    assert f'<a href="{reverse("event-page", args=[household["seen"].pk])}">Person at the door</a>' in body
+    assert f'<a href="{reverse("camera-page", args=["front_door"])}">Front door</a>' in body

@@ -60,6 +60,8 @@ function renderAlert(alert) {
   );
 }
 
+const cameraLink = (row) => h("a", { href: `/cameras/${encodeURIComponent(row.camera_id)}/` }, row.camera_name);
+
 function renderEvent(event) {
   return h(
     "li",
@@ -68,8 +70,9 @@ function renderEvent(event) {
     h(
       "div",
       { class: "item-body" },
-      h("p", { class: "summary" }, criticalFlag(event), event.critical && " ", event.summary),
-      h("p", { class: "meta" }, `${event.camera_name} · `, time(event.started_at), event.reviewed && " · Reviewed"),
+      h("p", { class: "summary" }, criticalFlag(event), event.critical && " ",
+        h("a", { href: `/events/${event.id}/` }, event.summary)),
+      h("p", { class: "meta" }, cameraLink(event), " · ", time(event.started_at), event.reviewed && " · Reviewed"),
     ),
   );
 }
@@ -82,7 +85,7 @@ function renderCamera(camera) {
       class: "snapshot", src: camera.snapshot_url, alt: `Latest snapshot from ${camera.camera_name}`,
       loading: "lazy", width: 320, height: 180,
     }),
-    h("h3", { class: "camera-name" }, camera.camera_name),
+    h("h3", { class: "camera-name" }, cameraLink(camera)),
     h("p", { class: "meta" }, camera.location),
     h("p", {}, h("span", { class: `badge status-${camera.status}` }, capfirst(camera.status)),
       !camera.enabled && " ", !camera.enabled && h("span", { class: "badge status-disabled" }, "Disabled")),
