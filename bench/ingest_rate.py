@@ -97,7 +97,8 @@ async def run(server: Server, posts: int, size: int, py_spy: str | None) -> None
     received = [s for s in seen if s is not None]
     print(f"bulk POST of {size} detections, SQLite, broadcasts on, {posts} posts")
     print(f"  detections/s per POST: median {statistics.median(rates):8.0f}   best {max(rates):8.0f}")
-    print(f"  server CPU per 1,000 detections: {cpu / posts * 1000 / size * 1000:8.0f} ms (POSTs and their delivery)")
+    cpu_ms = cpu / posts * 1000 / size * 1000
+    print(f"  server CPU per 1,000 detections: {cpu_ms:8.0f} ms (POSTs and their delivery)")
     print(
         f"  socket received {len(seen) - size} of {posts * size} (+{size} warm-up), "
         f"distinct sequences {len(set(received))}, duplicates {len(received) - len(set(received))}"
