@@ -119,11 +119,14 @@ class Hub:
             self._layer_failures += 1
             self._layer_failed.set()
             raise
-        for listener in tuple(self.listeners.get(message.get("group"), ())):
-            try:
-                await listener(message)
-            except Exception:
-                logger.exception("realtime listener failed")
+        listeners = tuple(self.listeners.get(message.get("group"), ()))
+        # A bundle carries consecutive messages of one publish to this group (see broadcast.py).
+        for item in message.get("bundle") or (message,):
+            for listener in listeners:
+                try:
+                    await listener(item)
+                except Exception:
+                    logger.exception("realtime listener failed")
 
     async def _heartbeat_due(self) -> None:
         await asyncio.sleep(settings.REALTIME_HEARTBEAT_SECONDS)
