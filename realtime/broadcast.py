@@ -61,6 +61,17 @@ def user_group(user_id: int) -> str:
     return f"{GROUP_PREFIX}user.{user_id}"
 
 
+def stored_message_group(channel: str, owner_id: int | None) -> str:
+    """The group a durable message was sent to, from its outbox row's channel and owner.
+
+    Only `send_to_user` stores an owner outside `jobs` (a job's messages carry the job's
+    owner but go to the jobs group); `broadcast`'s durable messages count as their channel's.
+    """
+    if owner_id is not None and channel != "jobs":
+        return user_group(owner_id)
+    return group_name(channel)
+
+
 def publish(
     event_type: str,
     payload: dict,

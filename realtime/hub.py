@@ -15,16 +15,23 @@ process holds sockets; group refresh stays here because group membership is per 
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.utils import timezone
 
+from realtime.broadcast import group_name, stored_message_group
 from realtime.counters import stats
-from realtime.outbox import outbox_last_sequence
+from realtime.event_types import DURABLE_CHANNELS
+from realtime.event_types import WebSocketEventType as T
+from realtime.gaps import SequenceGaps
+from realtime.outbox import outbox_last_sequence, outbox_senders
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +44,8 @@ REFRESHES_PER_GROUP_EXPIRY = 4
 # comes back is used again within seconds, and a long outage costs one attempt per pause.
 RETRY_CAP_SECONDS = 2.0
 RETRY_FIRST_SECONDS = 0.1
+# Losses found within this long of a logged one are counted, and reported with the next log line.
+LOSS_LOG_SECONDS = 60
 
 
 class Hub:
@@ -53,6 +62,12 @@ class Hub:
         self._layer_failures = 0
         self._layer_failures_answered = 0
         self._layer_failed = asyncio.Event()
+        self.gaps = SequenceGaps()
+        self._gap_opened = asyncio.Event()
+        # Group → when this hub joined it: messages published before were not all ours to get.
+        self._joined_at: dict[str, datetime] = {}
+        self._loss_logged_at: float | None = None
+        self._losses_unlogged = 0
 
     async def join(self, group: str, listener: Listener) -> None:
         """Deliver the group's messages to `listener` from now on."""
@@ -60,6 +75,7 @@ class Hub:
             await self._ensure_running()
             if not self.listeners[group]:
                 await self.layer.group_add(group, self.channel_name)
+                self._joined_at[group] = timezone.now()
             self.listeners[group].add(listener)
 
     async def leave(self, group: str, listener: Listener) -> None:
@@ -71,6 +87,7 @@ class Hub:
             members.discard(listener)
             if not members:
                 del self.listeners[group]
+                self._joined_at.pop(group, None)
                 await self.layer.group_discard(group, self.channel_name)
             await self._stop_if_idle()
 
@@ -93,10 +110,12 @@ class Hub:
     async def _ensure_running(self) -> None:
         if self.channel_name is None:
             channel = self.channel_name = await self.layer.new_channel("hub.")
+            self.gaps = SequenceGaps()  # a new layer channel: sequences count from its first message
             loops = {
                 "receive": (None, lambda: self._receive_once(channel)),
                 "heartbeat": (self._heartbeat_due, self._send_heartbeats),
                 "group_refresh": (self._refresh_due, self._refresh_groups),
+                "gap_check": (self._gaps_due, self._check_gaps),
             }
             self._tasks = [
                 asyncio.create_task(_keep_running(name, wait, step)) for name, (wait, step) in loops.items()
@@ -120,8 +139,12 @@ class Hub:
             self._layer_failed.set()
             raise
         listeners = tuple(self.listeners.get(message.get("group"), ()))
+        now = time.monotonic()
         # A bundle carries consecutive messages of one publish to this group (see broadcast.py).
         for item in message.get("bundle") or (message,):
+            sequence = item.get("meta", {}).get("sequence")
+            if sequence is not None and self.gaps.received(sequence, now):
+                self._gap_opened.set()
             for listener in listeners:
                 try:
                     await listener(item)
@@ -133,6 +156,8 @@ class Hub:
 
     async def _send_heartbeats(self) -> None:
         last_sequence = await database_sync_to_async(outbox_last_sequence)()
+        if self.gaps.expect_through(last_sequence, time.monotonic()):
+            self._gap_opened.set()
         for connection in tuple(self.connections):
             try:
                 await connection.send_heartbeat(last_sequence)
@@ -162,6 +187,62 @@ class Hub:
         self._layer_failures_answered = failures
         stats.hub_rejoins += 1
         logger.warning("realtime hub re-joined %d groups after the channel layer failed", len(self.listeners))
+
+    async def _gaps_due(self) -> None:
+        """Wait until the grace period of the oldest hole in the received sequences is over."""
+        while not self.gaps.holes:
+            self._gap_opened.clear()
+            await self._gap_opened.wait()
+        oldest = min(hole.noticed_at for hole in self.gaps.holes)
+        await asyncio.sleep(max(0.0, oldest + settings.REALTIME_GAP_GRACE_SECONDS - time.monotonic()))
+
+    async def _check_gaps(self) -> None:
+        """Ask the outbox whether a hole held messages for this hub; if so, count, log and tell clients."""
+        holes = self.gaps.due(time.monotonic() - settings.REALTIME_GAP_GRACE_SECONDS)
+        if not holes:
+            return
+        joined = dict(self._joined_at)
+        channels = {channel for channel in DURABLE_CHANNELS if group_name(channel) in joined}
+        senders = await database_sync_to_async(outbox_senders)(
+            first=min(hole.first for hole in holes), last=max(hole.last for hole in holes), channels=channels
+        )
+        ours = [
+            sequence
+            for sequence, channel, owner_id, created_at in senders
+            if (since := joined.get(stored_message_group(channel, owner_id))) and created_at > since
+        ]
+        lost = self.gaps.missing(holes, ours)
+        self.gaps.settle(holes)
+        if lost:
+            await self._announce_loss(lost)
+
+    async def _announce_loss(self, lost: list[int]) -> None:
+        """Count the lost messages, log them (one line a minute at most) and tell every client to resume.
+
+        Every connection of this hub is told: a layer channel that overflowed or expired lost
+        whatever it carried, and a client that lost nothing answers its `resume` cheaply.
+        """
+        stats.messages_lost += len(lost)
+        connections = tuple(self.connections)
+        payload = {"since": min(lost) - 1, "last_sequence": self.gaps.horizon, "missed": len(lost)}
+        for connection in connections:
+            try:
+                await connection.send_control(T.RESUME_HINT, payload)
+            except Exception:
+                logger.exception("resume hint failed")
+        stats.resume_hints_sent += len(connections)
+        now = time.monotonic()
+        self._losses_unlogged += len(lost)
+        if self._loss_logged_at is None or now - self._loss_logged_at >= LOSS_LOG_SECONDS:
+            logger.warning(
+                "the channel layer lost %d durable messages on the way to this process (this time #%d-#%d);"
+                " told %d connections to resume from the outbox",
+                self._losses_unlogged,
+                min(lost),
+                max(lost),
+                len(connections),
+            )
+            self._loss_logged_at, self._losses_unlogged = now, 0
 
 
 async def _keep_running(
