@@ -10,6 +10,10 @@ the channel layer and the database: a failed step is logged, counted in `stats.h
 and retried after a capped exponential pause. The hub is transport only: the deployment's
 periodic work (outbox pruning among it) belongs to the worker, which runs whether or not a
 process holds sockets; group refresh stays here because group membership is per process.
+
+The layer can also drop messages without failing (a full or expired hub channel): the gap
+check notices durable messages that should have come and did not (realtime/gaps.py), counts
+them and sends the connections `resume.hint`.
 """
 
 import asyncio
@@ -189,12 +193,11 @@ class Hub:
         logger.warning("realtime hub re-joined %d groups after the channel layer failed", len(self.listeners))
 
     async def _gaps_due(self) -> None:
-        """Wait until the grace period of the oldest hole in the received sequences is over."""
-        while not self.gaps.holes:
+        """Wait for a hole in the received sequences, then a grace period (one outbox check per period)."""
+        while not self.gaps.pending:
             self._gap_opened.clear()
             await self._gap_opened.wait()
-        oldest = min(hole.noticed_at for hole in self.gaps.holes)
-        await asyncio.sleep(max(0.0, oldest + settings.REALTIME_GAP_GRACE_SECONDS - time.monotonic()))
+        await asyncio.sleep(settings.REALTIME_GAP_GRACE_SECONDS)
 
     async def _check_gaps(self) -> None:
         """Ask the outbox whether a hole held messages for this hub; if so, count, log and tell clients."""

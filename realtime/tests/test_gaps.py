@@ -38,14 +38,26 @@ def test_a_hole_is_due_only_after_its_grace_and_settling_forgets_it():
     assert gaps.holes == [Hole(4, 5, 20)]
 
 
-def test_the_outboxs_newest_sequence_opens_a_hole_at_the_end_that_arrivals_fill():
+def test_after_the_horizon_the_outboxs_newest_sequences_are_lost_if_nothing_arrives():
     gaps = SequenceGaps()
     gaps.received(10, now=0)
     assert gaps.expect_through(13, now=1)
-    gaps.received(11, now=2)
-    gaps.received(12, now=2)
-    assert gaps.missing(gaps.holes, [11, 12, 13]) == [13]
-    assert not gaps.expect_through(13, now=3)  # nothing new
+    due = gaps.due(noticed_before=1)
+    assert gaps.missing(due, [11, 13]) == [11, 13]
+    gaps.settle(due)
+    assert (gaps.horizon, gaps.pending) == (13, False)
+    assert not gaps.expect_through(13, now=2)  # nothing new
+
+
+def test_an_arrival_after_the_horizon_means_the_hub_is_behind_not_losing():
+    gaps = SequenceGaps()
+    gaps.received(10, now=0)
+    assert gaps.expect_through(13, now=1)
+    due = gaps.due(noticed_before=1)
+    gaps.received(11, now=2)  # while the outbox was asked
+    assert gaps.missing(due, [11, 12, 13]) == []
+    assert gaps.received(13, now=3)
+    assert gaps.holes == [Hole(12, 12, 3)]
 
 
 @pytest.mark.django_db(transaction=True)
