@@ -145,7 +145,11 @@ class Hub:
         listeners = tuple(self.listeners.get(message.get("group"), ()))
         now = time.monotonic()
         # A bundle carries consecutive messages of one publish to this group (see broadcast.py).
-        for item in message.get("bundle") or (message,):
+        for index, item in enumerate(message.get("bundle") or (message,)):
+            if index:
+                # Let the server write between items, as between separate layer messages: a
+                # client's unread-bytes bound (4008) must see a bundle drain, not pile up at once.
+                await asyncio.sleep(0)
             sequence = item.get("meta", {}).get("sequence")
             if sequence is not None and self.gaps.received(sequence, now):
                 self._gap_opened.set()
