@@ -59,7 +59,9 @@ def detection_ingest(*, rows: Iterable[dict]) -> list[Detection]:
             **{column: bbox.get(key) for key, column in BBOX_FIELDS.items()},
         )
         # The camera and batch were resolved here; validating them again costs queries per row.
-        detection.full_clean(exclude=["camera", "event", "batch"])
+        # The confidence check constraint restates the field's validators (run by clean_fields)
+        # and the insert enforces it: validating it here would cost one SELECT per row.
+        detection.full_clean(exclude=["camera", "event", "batch"], validate_constraints=False)
         detections.append(detection)
     Detection.objects.bulk_create(detections)
     detections_created.send(sender=Detection, detections=detections)

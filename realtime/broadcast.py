@@ -6,9 +6,11 @@ names) reach one user's connections or every connection whatever they subscribed
 Nothing else builds group names or calls `group_send`.
 """
 
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -57,6 +59,17 @@ def group_name(channel: str) -> str:
 def user_group(user_id: int) -> str:
     """The channel-layer group that every connection of one user joins, on every instance."""
     return f"{GROUP_PREFIX}user.{user_id}"
+
+
+def stored_message_group(channel: str, owner_id: int | None) -> str:
+    """The group a durable message was sent to, from its outbox row's channel and owner.
+
+    Only `send_to_user` stores an owner outside `jobs` (a job's messages carry the job's
+    owner but go to the jobs group); `broadcast`'s durable messages count as their channel's.
+    """
+    if owner_id is not None and channel != "jobs":
+        return user_group(owner_id)
+    return group_name(channel)
 
 
 def publish(
@@ -157,8 +170,13 @@ def send_frames(frames: list[tuple[str, dict]]) -> None:
 
 async def _group_send_all(frames: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
-    for group, message in frames:
-        await layer.group_send(group, {**message, "group": group})
+    for group, run in itertools.groupby(frames, key=itemgetter(0)):
+        messages = [message for _, message in run]
+        # Consecutive frames to one group travel as one layer message (the hub unpacks it in
+        # order): a bulk ingest of 1,000 detections is one send and one slot of each hub
+        # channel's capacity, not 1,000.
+        bundle = messages[0] if len(messages) == 1 else {"type": DELIVERY_TYPE, "bundle": messages}
+        await layer.group_send(group, {**bundle, "group": group})
 
 
 def notify_visibility_changed(*, user_id: int | None = None) -> None:

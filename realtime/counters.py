@@ -18,6 +18,8 @@ class RealtimeStats:
     batcher_totals: Counter = field(default_factory=Counter)
     hub_failures: Counter = field(default_factory=Counter)  # hub loop (receive, heartbeat, …) → failed runs
     hub_rejoins: int = 0  # re-joins of every group after the channel layer failed (a Redis restart)
+    messages_lost: int = 0  # durable messages the channel layer dropped on the way to this process's hubs
+    resume_hints_sent: int = 0  # resume.hint frames sent to clients because of those losses
 
     def snapshot(self) -> dict:
         """A JSON-ready copy."""
@@ -32,7 +34,12 @@ class RealtimeStats:
                 "by_user": dict(self.users),
                 "opened_since_start": self.total_connections,
             },
-            "hub": {"failures": dict(self.hub_failures), "rejoins": self.hub_rejoins},
+            "hub": {
+                "failures": dict(self.hub_failures),
+                "rejoins": self.hub_rejoins,
+                "messages_lost": self.messages_lost,
+                "resume_hints_sent": self.resume_hints_sent,
+            },
         }
 
 

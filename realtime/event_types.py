@@ -51,6 +51,7 @@ class WebSocketEventType(StrEnum):
     HEARTBEAT = "heartbeat"
     RESUME_COMPLETED = "resume.completed"
     RESUME_GAP = "resume.gap"
+    RESUME_HINT = "resume.hint"
     ERROR = "error"
     BATCH = "batch"
 
@@ -175,6 +176,7 @@ _REGISTRY: tuple[tuple[WebSocketEventType, str | None, tuple[str, ...], str], ..
     (_T.HEARTBEAT, None, (), "Periodic keep-alive carrying the last sequence"),
     (_T.RESUME_COMPLETED, None, (), "Replay after resume finished"),
     (_T.RESUME_GAP, None, (), "Resume asked for history that is no longer kept"),
+    (_T.RESUME_HINT, None, (), "Live messages were lost on the way: resume from the sequence given"),
     (_T.ERROR, None, (), "The client sent something invalid"),
     (_T.BATCH, None, (), "Several envelopes of one channel coalesced into one frame"),
 )

@@ -12,19 +12,27 @@ periodic work (outbox pruning among it) belongs to the worker, which runs whethe
 process holds sockets; group refresh stays here because group membership is per process, and so
 does publishing this process's connection counts for the deployment's sums
 (realtime.deployment_connections): on each change, paced, and refreshed before they expire.
+
+The layer can also drop messages without failing (a full or expired hub channel): the gap
+check notices durable messages that should have come and did not (realtime/gaps.py), counts
+them and sends the connections `resume.hint`.
 """
 
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.utils import timezone
 
+from realtime.broadcast import group_name, stored_message_group
 from realtime.counters import stats
 from realtime.deployment_connections import (
     PUBLISH_PACE_SECONDS,
@@ -33,7 +41,10 @@ from realtime.deployment_connections import (
     figures_shared,
     refresh_seconds,
 )
-from realtime.outbox import outbox_last_sequence
+from realtime.event_types import DURABLE_CHANNELS
+from realtime.event_types import WebSocketEventType as T
+from realtime.gaps import SequenceGaps
+from realtime.outbox import outbox_last_sequence, outbox_senders
 from realtime.refusals import OUTAGE_ERRORS, outage
 
 logger = logging.getLogger(__name__)
@@ -47,6 +58,8 @@ REFRESHES_PER_GROUP_EXPIRY = 4
 # comes back is used again within seconds, and a long outage costs one attempt per pause.
 RETRY_CAP_SECONDS = 2.0
 RETRY_FIRST_SECONDS = 0.1
+# Losses found within this long of a logged one are counted, and reported with the next log line.
+LOSS_LOG_SECONDS = 60
 
 
 class Hub:
@@ -64,6 +77,12 @@ class Hub:
         self._layer_failures_answered = 0
         self._layer_failed = asyncio.Event()
         self._figures_changed = asyncio.Event()
+        self.gaps = SequenceGaps()
+        self._gap_opened = asyncio.Event()
+        # Group → when this hub joined it: messages published before were not all ours to get.
+        self._joined_at: dict[str, datetime] = {}
+        self._loss_logged_at: float | None = None
+        self._losses_unlogged = 0
 
     async def join(self, group: str, listener: Listener) -> None:
         """Deliver the group's messages to `listener` from now on."""
@@ -71,6 +90,7 @@ class Hub:
             await self._ensure_running()
             if not self.listeners[group]:
                 await self.layer.group_add(group, self.channel_name)
+                self._joined_at[group] = timezone.now()
             self.listeners[group].add(listener)
 
     async def leave(self, group: str, listener: Listener) -> None:
@@ -82,6 +102,7 @@ class Hub:
             members.discard(listener)
             if not members:
                 del self.listeners[group]
+                self._joined_at.pop(group, None)
                 await self.layer.group_discard(group, self.channel_name)
             await self._stop_if_idle()
 
@@ -106,10 +127,12 @@ class Hub:
     async def _ensure_running(self) -> None:
         if self.channel_name is None:
             channel = self.channel_name = await self.layer.new_channel("hub.")
+            self.gaps = SequenceGaps()  # a new layer channel: sequences count from its first message
             loops = {
                 "receive": (None, lambda: self._receive_once(channel)),
                 "heartbeat": (self._heartbeat_due, self._send_heartbeats),
                 "group_refresh": (self._refresh_due, self._refresh_groups),
+                "gap_check": (self._gaps_due, self._check_gaps),
             }
             if figures_shared():
                 loops["connection_figures"] = (self._figures_due, connection_figures_share)
@@ -138,17 +161,30 @@ class Hub:
             self._layer_failures += 1
             self._layer_failed.set()
             raise
-        for listener in tuple(self.listeners.get(message.get("group"), ())):
-            try:
-                await listener(message)
-            except Exception:
-                logger.exception("realtime listener failed")
+        listeners = tuple(self.listeners.get(message.get("group"), ()))
+        now = time.monotonic()
+        # A bundle carries consecutive messages of one publish to this group (see broadcast.py).
+        for index, item in enumerate(message.get("bundle") or (message,)):
+            if index:
+                # Let the server write between items, as between separate layer messages: a
+                # client's unread-bytes bound (4008) must see a bundle drain, not pile up at once.
+                await asyncio.sleep(0)
+            sequence = item.get("meta", {}).get("sequence")
+            if sequence is not None and self.gaps.received(sequence, now):
+                self._gap_opened.set()
+            for listener in listeners:
+                try:
+                    await listener(item)
+                except Exception:
+                    logger.exception("realtime listener failed")
 
     async def _heartbeat_due(self) -> None:
         await asyncio.sleep(settings.REALTIME_HEARTBEAT_SECONDS)
 
     async def _send_heartbeats(self) -> None:
         last_sequence = await database_sync_to_async(outbox_last_sequence)()
+        if self.gaps.expect_through(last_sequence, time.monotonic()):
+            self._gap_opened.set()
         for connection in tuple(self.connections):
             try:
                 await connection.send_heartbeat(last_sequence)
@@ -184,6 +220,61 @@ class Hub:
         self._layer_failures_answered = failures
         stats.hub_rejoins += 1
         logger.warning("realtime hub re-joined %d groups after the channel layer failed", len(self.listeners))
+
+    async def _gaps_due(self) -> None:
+        """Wait for a hole in the received sequences, then a grace period (one outbox check per period)."""
+        while not self.gaps.pending:
+            self._gap_opened.clear()
+            await self._gap_opened.wait()
+        await asyncio.sleep(settings.REALTIME_GAP_GRACE_SECONDS)
+
+    async def _check_gaps(self) -> None:
+        """Ask the outbox whether a hole held messages for this hub; if so, count, log and tell clients."""
+        holes = self.gaps.due(time.monotonic() - settings.REALTIME_GAP_GRACE_SECONDS)
+        if not holes:
+            return
+        joined = dict(self._joined_at)
+        channels = {channel for channel in DURABLE_CHANNELS if group_name(channel) in joined}
+        senders = await database_sync_to_async(outbox_senders)(
+            first=min(hole.first for hole in holes), last=max(hole.last for hole in holes), channels=channels
+        )
+        ours = [
+            sequence
+            for sequence, channel, owner_id, created_at in senders
+            if (since := joined.get(stored_message_group(channel, owner_id))) and created_at > since
+        ]
+        lost = self.gaps.missing(holes, ours)
+        self.gaps.settle(holes)
+        if lost:
+            await self._announce_loss(lost)
+
+    async def _announce_loss(self, lost: list[int]) -> None:
+        """Count the lost messages, log them (one line a minute at most) and tell every client to resume.
+
+        Every connection of this hub is told: a layer channel that overflowed or expired lost
+        whatever it carried, and a client that lost nothing answers its `resume` cheaply.
+        """
+        stats.messages_lost += len(lost)
+        connections = tuple(self.connections)
+        payload = {"since": min(lost) - 1, "last_sequence": self.gaps.horizon, "missed": len(lost)}
+        for connection in connections:
+            try:
+                await connection.send_control(T.RESUME_HINT, payload)
+            except Exception:
+                logger.exception("resume hint failed")
+        stats.resume_hints_sent += len(connections)
+        now = time.monotonic()
+        self._losses_unlogged += len(lost)
+        if self._loss_logged_at is None or now - self._loss_logged_at >= LOSS_LOG_SECONDS:
+            logger.warning(
+                "the channel layer lost %d durable messages on the way to this process (this time #%d-#%d);"
+                " told %d connections to resume from the outbox",
+                self._losses_unlogged,
+                min(lost),
+                max(lost),
+                len(connections),
+            )
+            self._loss_logged_at, self._losses_unlogged = now, 0
 
 
 async def _wait_at_most(event: asyncio.Event, seconds: float) -> None:

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -52,6 +52,16 @@ def outbox_append(envelopes: Sequence[Envelope]) -> list[OutboxMessage]:
 def outbox_last_sequence() -> int:
     """The highest sequence written so far (0 when none)."""
     return OutboxMessage.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+def outbox_senders(
+    *, first: int, last: int, channels: set[str]
+) -> list[tuple[int, str, int | None, datetime]]:
+    """(sequence, channel, owner_id, created_at) of the messages first…last on `channels` or with an owner."""
+    rows = OutboxMessage.objects.filter(
+        Q(channel__in=channels) | Q(owner_id__isnull=False), id__range=(first, last)
+    )
+    return list(rows.order_by("id").values_list("id", "channel", "owner_id", "created_at"))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import pytest
 import time_machine
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from events.models import AlertStatus, Detection, Event
 from events.services import (
@@ -42,6 +44,27 @@ def test_detection_ingest_refuses_a_bad_bounding_box_and_stores_nothing(cameras,
     with pytest.raises(ValidationError):
         detection_ingest(rows=[good, row(cameras["garage"], bbox=bbox)])
     assert Detection.objects.count() == 0
+
+
+@pytest.mark.parametrize("confidence", [-0.01, 1.01])
+def test_detection_ingest_refuses_a_confidence_outside_0_to_1_and_stores_nothing(
+    cameras, confidence, clock_at_t0
+):
+    with pytest.raises(ValidationError) as caught:
+        detection_ingest(rows=[row(cameras["garage"]), row(cameras["garage"], confidence=confidence)])
+    assert list(caught.value.message_dict) == ["confidence"]
+    assert Detection.objects.count() == 0
+
+
+def test_detection_ingest_takes_as_many_queries_for_forty_rows_as_for_one(cameras, clock_at_t0):
+    camera = cameras["garage"]
+    detection_ingest(rows=[row(camera)])  # the camera's batch is open from here on
+    with CaptureQueriesContext(connection) as one:
+        detection_ingest(rows=[row(camera)])
+    with CaptureQueriesContext(connection) as forty:
+        detection_ingest(rows=[row(camera, confidence=n / 40) for n in range(40)])
+    assert len(forty) == len(one)
+    assert Detection.objects.count() == 42
 
 
 def test_event_record_refuses_an_event_that_ends_before_it_starts(cameras):

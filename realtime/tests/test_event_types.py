@@ -27,6 +27,7 @@ CONTROL_TYPES = (
     "heartbeat",
     "resume.completed",
     "resume.gap",
+    "resume.hint",  # issue 10: live messages were lost on the way, resume from here
     "error",
     "batch",
 )
