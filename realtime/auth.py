@@ -8,12 +8,11 @@ import logging
 from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
-from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare
 from rest_framework.authtoken.models import Token
@@ -63,10 +62,11 @@ async def authenticate(scope, *, cookie_allowed: bool):
         key = key.strip()
         user = await _token_user(key) if scheme.lower() == "token" and key else None
         return (user, "token", key) if user else (None, "invalid token", None)
-    if cookie_allowed and "session" in scope:
-        user = await get_user(scope)
-        if user.is_authenticated:
-            return user, "session", scope["session"].session_key
+    session_key = scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME) if cookie_allowed else None
+    if session_key:
+        user = await database_sync_to_async(session_user)(session_key)
+        if user is not None and user.is_active:
+            return user, "session", session_key
     return None, "not authenticated", None
 
 
@@ -81,17 +81,25 @@ def credential_user(*, user_id: int, method: str, credential: str | None):
         token = Token.objects.select_related("user").filter(key=credential, user_id=user_id).first()
         user = token.user if token else None
     elif method == "session":
-        user = _session_user(credential, user_id)
+        user = session_user(credential) if credential else None
+        user = user if user is not None and user.pk == user_id else None
     else:
         user = get_user_model().objects.filter(pk=user_id).first()
     return user if user is not None and user.is_active else None
 
 
-def _session_user(session_key: str | None, user_id: int):
+def session_user(session_key: str):
+    """The user a session is logged in as, password hash checked as Django does; None otherwise.
+
+    Read once per handshake (and per recheck): a socket keeps no session object, so no frame it
+    sends pays for Channels' session middleware.
+    """
     session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    if session_key is None or str(session.get(SESSION_KEY)) != str(user_id):
+    user_id = session.get(SESSION_KEY)
+    if user_id is None or session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
         return None
-    user = get_user_model().objects.filter(pk=user_id).first()
+    model = get_user_model()
+    user = model.objects.filter(pk=model._meta.pk.to_python(user_id)).first()
     session_hash = session.get(HASH_SESSION_KEY) or ""
     hashes = (user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()) if user else ()
     return user if any(constant_time_compare(session_hash, h) for h in hashes) else None

@@ -19,6 +19,7 @@ from realtime.counters import stats
 from realtime.envelope import encode_frame
 from realtime.event_types import DURABLE_CHANNELS
 from realtime.event_types import WebSocketEventType as T
+from realtime.frames import WRITER_KEY, shared_text_frame
 from realtime.hub import get_hub
 from realtime.outbox import outbox_last_sequence, outbox_replay
 from realtime.ratelimit import TokenBucket
@@ -77,6 +78,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.user = self.scope["user"]
         self.connection_id = uuid.uuid4().hex
         self.bucket = TokenBucket(rate=20, burst=40)
+        # Read once: a Django setting costs a LazySettings lookup, and this one is checked per frame.
+        self.buffer_bound = settings.REALTIME_CLIENT_BUFFER_BYTES
+        self.probe = self.scope.get(SCOPE_KEY)
+        self.write_frame = self.scope.get(WRITER_KEY)
         self.flood_strikes = 0
         self.batcher = MessageBatcher(batch_interval_ms=100, max_batch_size=50, batch_channels={"detections"})
         self.hub = get_hub()
@@ -190,13 +195,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def send_text(self, text: str) -> None:
         if self.closing or self._stopped_reading():
             return
-        await self.send(text_data=text)
+        if self.write_frame is not None:
+            # Lookout's daphne: the same text to many sockets is framed once (realtime/frames.py).
+            self.write_frame(shared_text_frame(text))
+        else:
+            await self.send(text_data=text)
         stats.frames_sent += 1
 
     def _stopped_reading(self) -> bool:
         """Past REALTIME_CLIENT_BUFFER_BYTES unread, close the client (4008); it comes back with resume."""
-        probe = self.scope.get(SCOPE_KEY)
-        if probe is None or probe() <= settings.REALTIME_CLIENT_BUFFER_BYTES:
+        probe = self.probe
+        if probe is None or probe() <= self.buffer_bound:
             return False
         stats.slow_clients_closed += 1
         logger.warning("closing a slow client of %s (%s unread bytes)", self.endpoint, probe())
