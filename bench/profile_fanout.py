@@ -155,6 +155,7 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=10)
     parser.add_argument("--py-spy", type=Path, default=None, dest="py_spy", help="profile the burst")
     parser.add_argument("--py-spy-handshakes", type=Path, default=None, help="profile the handshakes")
+    parser.add_argument("--py-spy-idle", type=Path, default=None, help="profile the idle period")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="lookout-profile-"))
@@ -224,9 +225,12 @@ def main() -> None:
         if handshake_spy is not None:
             stop_spy(handshake_spy, args.py_spy_handshakes)
         time.sleep(2)  # let the last handshakes' work settle before measuring idle
+        idle_spy = py_spy(server.pid, args.py_spy_idle) if args.py_spy_idle else None
         cpu_idle0 = cpu_seconds(server.pid)
         time.sleep(args.idle)
         cpu_idle1, rss = cpu_seconds(server.pid), rss_kib(server.pid)
+        if idle_spy is not None:
+            stop_spy(idle_spy, args.py_spy_idle)
         print(
             f"idle: {100 * (cpu_idle1 - cpu_idle0) / args.idle:.1f} % CPU over {args.idle:.0f} s; RSS "
             f"{rss / 1024:.0f} MiB, {(rss - base_rss) / args.clients:.1f} KiB per connection"

@@ -31,6 +31,11 @@ RETRY_AFTER_SECONDS = 5
 # dropped. autobahn's 1 s suits a client that reads; this one had stopped, and only the close
 # frame (the rest of its backlog dropped) tells it to come back with `resume` rather than 1006.
 SLOW_CLOSE_TIMEOUT_SECONDS = 30
+# daphne pings a client that has sent nothing for this long (its default: 20 s), and drops it
+# 30 s later without a pong. The hub's heartbeat (every REALTIME_HEARTBEAT_SECONDS) already
+# keeps proxies from timing a quiet socket out, so pings only find dead peers: every 2 minutes
+# is enough, and 5,000 idle sockets cost 40 pings a second, not 250.
+PING_INTERVAL_SECONDS = 120
 
 
 class LookoutWebSocketProtocol(WebSocketProtocol):
@@ -188,6 +193,9 @@ def _payload_offset(frame: bytes) -> int:
 class LookoutServer(Server):
     """daphne, with each WebSocket scope able to tell how much its client has not read yet, able
     to take ready frames straight to the transport, and told that its server sends 1008/1009."""
+
+    def __init__(self, *args, ping_interval: float = PING_INTERVAL_SECONDS, **kwargs):
+        super().__init__(*args, ping_interval=ping_interval, **kwargs)
 
     def run(self):
         # daphne builds its WebSocketFactory inside run() from the class attribute.

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from events.selectors import job_visible_to
+from realtime.auth import VIEWER_KEY, viewer_recheck
 from realtime.backpressure import SCOPE_KEY
 from realtime.batcher import MessageBatcher
 from realtime.broadcast import CONTROL_GROUP, group_name, user_group
@@ -25,7 +26,7 @@ from realtime.outbox import outbox_last_sequence, outbox_replay
 from realtime.ratelimit import TokenBucket
 from realtime.refusals import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage
 from realtime.subscriptions import CHANNELS, FilterError, Filters, Viewer, parse_filters
-from realtime.visibility import viewer_for, viewer_recheck
+from realtime.visibility import viewer_for
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def _open(self) -> None:
         user = self.user
-        self.viewer = await database_sync_to_async(viewer_for)(user)
+        self.viewer = self.scope[VIEWER_KEY]  # computed in the handshake's one thread hop
         self.attached = True
         stats.connections[self.endpoint] += 1
         stats.users[user.get_username()] += 1

@@ -65,6 +65,8 @@ def post_detections(port: int, token: str) -> None:
     connection.close()
 
 
+# 16,000 detections through the REST API: minutes on a loaded machine.
+@pytest.mark.timeout(400)
 async def test_a_client_that_stops_reading_sees_4008_resumes_and_others_get_everything(runner):
     port, admin_token, pipeline_token = runner
     url = f"ws://127.0.0.1:{port}/ws/events/"
