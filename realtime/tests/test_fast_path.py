@@ -101,3 +101,21 @@ async def test_filters_and_visibility_hold_for_every_socket(served):
     assert viewer_saw == ["front_door", "driveway"] * 3 + ["front_door"]
     assert admin_saw == every_camera * 3 + ["garage", "front_door"]
     assert filtered_saw == ["garage"] * 4
+
+
+async def test_a_replay_written_in_one_go_keeps_sequence_order_and_ends_with_its_answer(served):
+    server, tokens = served
+    api = Api(server.base_url, tokens["pipeline"])
+    async with ws_open(server, "/ws/events/", token=tokens["admin"]) as socket:
+        since = socket.established["payload"]["last_sequence"]
+        posted = await asyncio.to_thread(post_events, api, ["garage"] * 30, "replay")
+        await socket.frame_of("event.created", ARRIVAL_TIMEOUT, id=posted[-1])
+        # The whole replay and its answer are sent in one loop iteration: one write on Lookout's daphne.
+        await socket.send({"action": "resume", "since": since, "request_id": "r"})
+        frames = []
+        while (frame := await socket.frame(ARRIVAL_TIMEOUT))["type"] != "resume.completed":
+            frames.append(frame)
+    api.close()
+    assert [f["payload"]["id"] for f in frames if f["type"] == "event.created"] == posted
+    sequences = [f["sequence"] for f in frames]
+    assert sequences == sorted(sequences)
