@@ -74,9 +74,12 @@ async def test_a_client_that_stops_reading_sees_4008_resumes_and_others_get_ever
     tiny = socket.socket()
     tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     tiny.connect(("127.0.0.1", port))
-    # max_queue=1: the library stops reading the socket once one frame waits, as a stuck app would.
+    # max_queue=1: the library stops reading the socket once one frame waits, as a stuck app would;
+    # no keepalive pings of its own, which would close it themselves when their pongs stay unread.
     async with (
-        connect(url, additional_headers=headers, sock=tiny, max_queue=1, max_size=None) as slow,
+        connect(
+            url, additional_headers=headers, sock=tiny, max_queue=1, max_size=None, ping_interval=None
+        ) as slow,
         connect(url, additional_headers=headers, max_size=None) as fast,
     ):
         established = json.loads(await slow.recv())
