@@ -116,6 +116,9 @@ async def test_a_replay_written_in_one_go_keeps_sequence_order_and_ends_with_its
         while (frame := await socket.frame(ARRIVAL_TIMEOUT))["type"] != "resume.completed":
             frames.append(frame)
     api.close()
-    assert [f["payload"]["id"] for f in frames if f["type"] == "event.created"] == posted
+    # Others may be in the replay too (a shared server's worker turns batches into events).
+    assert [
+        f["payload"]["id"] for f in frames if f["payload"].get("summary", "").startswith("replay")
+    ] == posted
     sequences = [f["sequence"] for f in frames]
     assert sequences == sorted(sequences)
