@@ -46,9 +46,8 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
     itself uses for those protocol-level closes.
     """
 
-    # Frames queued by write_frame in this loop iteration (None: none), and their size.
+    # Frames queued by write_frame in this loop iteration (None: none).
     queued: list[bytes] | None = None
-    queued_bytes = 0
     # Bytes handed to the transport so far, and where each write still (partly) in its buffer ends:
     # frame boundaries, so that a slow client's backlog can be cut without splitting a frame.
     stream_bytes = 0
@@ -64,15 +63,13 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
             return
         if self.queued is None:
             self.queued = [frame]
-            self.queued_bytes = len(frame)
             asyncio.get_running_loop().call_soon(self.flush_frames)
         else:
             self.queued.append(frame)
-            self.queued_bytes += len(frame)
 
     def flush_frames(self) -> None:
         """Write the queued frames now (before anything else is written, to keep their order)."""
-        frames, self.queued, self.queued_bytes = self.queued, None, 0
+        frames, self.queued = self.queued, None
         if frames and self.state == self.STATE_OPEN:
             self._write(frames[0] if len(frames) == 1 else b"".join(frames))
 
@@ -109,7 +106,7 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
 
     def drop_unsent(self) -> None:
         """Forget every frame the client has not started to receive (the one in progress stays whole)."""
-        self.queued, self.queued_bytes = None, 0
+        self.queued = None
         transport = self.transport
         unsent = _unsent_bytes(transport) if _plain_tcp(transport) else 0
         if not unsent or not self.buffered_ends:
