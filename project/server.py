@@ -1,5 +1,9 @@
 """daphne as Lookout runs it: RFC close codes 1008/1009, handshake refusals with their HTTP status,
-quiet sends to a closing client, and an unread-bytes probe.
+quiet sends to a closing client, an unread-bytes probe, and a frame writer for the fan-out.
+
+The frame writer (realtime/frames.py) takes a ready RFC 6455 frame to the connection's transport
+without autobahn's per-frame work, and the frames one socket gets in one loop iteration go out in
+one write, sent at once while the kernel takes them: a fast client's socket never waits for epoll.
 
 The 64 KiB frame limit is the consumer's (it closes with 1009): daphne's own limit (1 MiB by
 default) makes autobahn drop the TCP connection, which a client sees as 1006, so it stays a backstop.
@@ -7,18 +11,31 @@ default) makes autobahn drop the TCP connection, which a client sees as 1006, so
 Imported only when serving: daphne.server installs Twisted's asyncio reactor on import.
 """
 
+import asyncio
 import json
+import socket
+from collections import deque
 
 from autobahn.websocket.types import ConnectionDeny
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 
 from realtime.backpressure import with_probe
-from realtime.consumers import CLOSE_POLICY, CLOSE_TOO_BIG, RFC_CLOSE_CODES_KEY
+from realtime.consumers import CLOSE_POLICY, CLOSE_SLOW, CLOSE_TOO_BIG, RFC_CLOSE_CODES_KEY
+from realtime.frames import WRITER_KEY
 from realtime.refusals import CLOSE_UNAVAILABLE, HTTP_REFUSALS
 
 # Seconds a client should wait before it retries a handshake refused with 503.
 RETRY_AFTER_SECONDS = 5
+# How long a client closed for being slow has to read its close frame before the socket is
+# dropped. autobahn's 1 s suits a client that reads; this one had stopped, and only the close
+# frame (the rest of its backlog dropped) tells it to come back with `resume` rather than 1006.
+SLOW_CLOSE_TIMEOUT_SECONDS = 30
+# daphne pings a client that has sent nothing for this long (its default: 20 s), and drops it
+# 30 s later without a pong. The hub's heartbeat (every REALTIME_HEARTBEAT_SECONDS) already
+# keeps proxies from timing a quiet socket out, so pings only find dead peers: every 2 minutes
+# is enough, and 5,000 idle sockets cost 40 pings a second, not 250.
+PING_INTERVAL_SECONDS = 120
 
 
 class LookoutWebSocketProtocol(WebSocketProtocol):
@@ -29,13 +46,98 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
     itself uses for those protocol-level closes.
     """
 
+    # Frames queued by write_frame in this loop iteration (None: none).
+    queued: list[bytes] | None = None
+    # Bytes handed to the transport so far, and where each write still (partly) in its buffer ends:
+    # frame boundaries, so that a slow client's backlog can be cut without splitting a frame.
+    stream_bytes = 0
+    buffered_ends: deque | None = None
+
+    def write_frame(self, frame: bytes) -> None:
+        """Queue a ready text frame; every frame queued in one loop iteration goes out in one write."""
+        if self.state != self.STATE_OPEN:
+            return  # as serverSend: nothing reaches a client that is closing
+        if self._perMessageCompress is not None or len(frame) > self.maxMessagePayloadSize > 0:
+            # Never negotiated nor reached by Lookout; autobahn's own path is right for either.
+            self.sendMessage(frame[_payload_offset(frame) :])
+            return
+        if self.queued is None:
+            self.queued = [frame]
+            asyncio.get_running_loop().call_soon(self.flush_frames)
+        else:
+            self.queued.append(frame)
+
+    def flush_frames(self) -> None:
+        """Write the queued frames now (before anything else is written, to keep their order)."""
+        frames, self.queued = self.queued, None
+        if frames and self.state == self.STATE_OPEN:
+            self._write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    def sendData(self, data, sync=False, chopsize=None):
+        # Everything autobahn writes (handshake, pings, closes) goes through the same counted write.
+        if sync or chopsize or self.send_queue:
+            super().sendData(data, sync, chopsize)
+        else:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        transport = self.transport
+        if not _plain_tcp(transport):
+            transport.write(data)
+            return
+        self.stream_bytes += len(data)
+        sent = 0
+        if not _unsent_bytes(transport) and transport.connected and not transport.disconnecting:
+            # Twisted would register the socket with epoll and send on the next writable event:
+            # a syscall now is cheaper, and the usual case is that the kernel takes it all.
+            try:
+                sent = transport.socket.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # Twisted's own send on the writable event meets the error and closes
+            if self.buffered_ends:
+                self.buffered_ends.clear()
+        if sent < len(data):
+            transport.write(data[sent:] if sent else data)
+            if self.buffered_ends is None:
+                self.buffered_ends = deque()
+            self.buffered_ends.append(self.stream_bytes)
+
+    def drop_unsent(self) -> None:
+        """Forget every frame the client has not started to receive (the one in progress stays whole)."""
+        self.queued = None
+        transport = self.transport
+        unsent = _unsent_bytes(transport) if _plain_tcp(transport) else 0
+        if not unsent or not self.buffered_ends:
+            return
+        sent = self.stream_bytes - unsent
+        end = next((end for end in self.buffered_ends if end >= sent), None)
+        if end is None:
+            return  # bytes written past our count: keep them all rather than split a frame
+        data = bytes(transport.dataBuffer[transport.offset :]) + b"".join(transport._tempDataBuffer)
+        # Twisted's buffer (the same private fields the unread-bytes probe reads).
+        transport.dataBuffer, transport.offset = data[: end - sent], 0
+        transport._tempDataBuffer, transport._tempDataLen = [], 0
+        self.stream_bytes = end
+        self.buffered_ends.clear()
+        self.buffered_ends.append(end)
+
     def serverClose(self, code=None):
+        if code == CLOSE_SLOW:
+            # Its backlog would hold the close frame back until autobahn's timeout dropped the
+            # socket (the client then sees 1006): the client comes back with `resume` anyway.
+            self.drop_unsent()
+            self.closeHandshakeTimeout = SLOW_CLOSE_TIMEOUT_SECONDS
         if code in {CLOSE_POLICY, CLOSE_TOO_BIG}:
             self.sendCloseFrame(code=code, isReply=False)
         else:
             super().serverClose(code)
 
     def handle_reply(self, message):
+        # A frame sent the ASGI way (or a close) must not overtake the frames queued before it.
+        if self.queued is not None:
+            self.flush_frames()
         # daphne answers every close before accept with 403; some codes name a truer status.
         refusal = HTTP_REFUSALS.get(message.get("code"))
         if message.get("type") == "websocket.close" and self.state == self.STATE_CONNECTING and refusal:
@@ -69,9 +171,28 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
         super().serverSend(content, binary)
 
 
+def _plain_tcp(transport) -> bool:
+    """Whether `transport` is Twisted's TCP connection, whose buffer Lookout may read and trim."""
+    return isinstance(getattr(transport, "socket", None), socket.socket) and hasattr(transport, "dataBuffer")
+
+
+def _unsent_bytes(transport) -> int:
+    # twisted.internet.abstract.FileDescriptor: dataBuffer[offset:] plus the not yet joined writes.
+    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+
+def _payload_offset(frame: bytes) -> int:
+    """Where the payload starts in an unmasked frame built by realtime.frames.text_frame."""
+    length = frame[1] & 0x7F
+    return 2 if length <= 125 else 4 if length == 126 else 10
+
+
 class LookoutServer(Server):
-    """daphne, with each WebSocket scope able to tell how much its client has not read yet,
-    and that its server sends 1008/1009."""
+    """daphne, with each WebSocket scope able to tell how much its client has not read yet, able
+    to take ready frames straight to the transport, and told that its server sends 1008/1009."""
+
+    def __init__(self, *args, ping_interval: float = PING_INTERVAL_SECONDS, **kwargs):
+        super().__init__(*args, ping_interval=ping_interval, **kwargs)
 
     def run(self):
         # daphne builds its WebSocketFactory inside run() from the class attribute.
@@ -80,5 +201,6 @@ class LookoutServer(Server):
 
     def create_application(self, protocol, scope):
         if scope.get("type") == "websocket":
-            scope = {**scope, RFC_CLOSE_CODES_KEY: True}  # LookoutWebSocketProtocol sends 1008/1009
+            # LookoutWebSocketProtocol sends 1008/1009 and writes ready frames.
+            scope = {**scope, RFC_CLOSE_CODES_KEY: True, WRITER_KEY: protocol.write_frame}
         return super().create_application(protocol, with_probe(scope, protocol))

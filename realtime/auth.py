@@ -8,19 +8,23 @@ import logging
 from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
-from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare
 from rest_framework.authtoken.models import Token
 
 from realtime.ratelimit import handshake_allowed
 from realtime.refusals import CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage, refuse
+from realtime.subscriptions import Viewer
 from realtime.tickets import ticket_redeem
+from realtime.visibility import viewer_for
+
+# The connection's Viewer, computed at the handshake (the consumer reads it from the scope).
+VIEWER_KEY = "lookout.viewer"
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +39,16 @@ def origin_allowed(origin: bytes) -> bool:
     return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
 
 
-@database_sync_to_async
 def _token_user(key: str):
     token = Token.objects.select_related("user").filter(key=key).first()
     return token.user if token and token.user.is_active else None
 
 
-@database_sync_to_async
 def _user_by_id(user_id: int):
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 
 
-async def authenticate(scope, *, cookie_allowed: bool):
+def authenticate(scope, *, cookie_allowed: bool):
     """(user, method, credential) for the handshake, or (None, reason, None).
 
     The credential (token key, session key) is what `credential_user` checks again later.
@@ -54,20 +56,39 @@ async def authenticate(scope, *, cookie_allowed: bool):
     headers = dict(scope.get("headers", ()))
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if "ticket" in query:
-        user_id = await ticket_redeem(query["ticket"][0])
-        user = await _user_by_id(user_id) if user_id is not None else None
+        user_id = ticket_redeem(query["ticket"][0])
+        user = _user_by_id(user_id) if user_id is not None else None
         return (user, "ticket", None) if user else (None, "invalid or used ticket", None)
     authorization = headers.get(b"authorization", b"").decode("latin-1")
     if authorization:
         scheme, _, key = authorization.partition(" ")
         key = key.strip()
-        user = await _token_user(key) if scheme.lower() == "token" and key else None
+        user = _token_user(key) if scheme.lower() == "token" and key else None
         return (user, "token", key) if user else (None, "invalid token", None)
-    if cookie_allowed and "session" in scope:
-        user = await get_user(scope)
-        if user.is_authenticated:
-            return user, "session", scope["session"].session_key
+    session_key = scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME) if cookie_allowed else None
+    if session_key:
+        user = session_user(session_key)
+        if user is not None and user.is_active:
+            return user, "session", session_key
     return None, "not authenticated", None
+
+
+def handshake_admit(scope, *, origin: bytes | None):
+    """The scope keys of an admitted handshake (user, credential, viewer), or None to refuse it.
+
+    One thread hop for the whole handshake: the handshake budget (cache), the credential and
+    what the user may see (database) are read together, each a round trip of its own otherwise.
+    """
+    client = scope.get("client") or ("unknown", 0)
+    if origin is not None and not origin_allowed(origin):
+        return None
+    if not handshake_allowed(client[0], per_minute=settings.REALTIME_CONNECT_RATE):
+        return None
+    # A cookie rides along on any cross-site request: only trust it with a checked Origin.
+    user, method, credential = authenticate(scope, cookie_allowed=origin is not None)
+    if user is None:
+        return None
+    return {"user": user, "auth_method": method, "auth_credential": credential, VIEWER_KEY: viewer_for(user)}
 
 
 def credential_user(*, user_id: int, method: str, credential: str | None):
@@ -81,42 +102,49 @@ def credential_user(*, user_id: int, method: str, credential: str | None):
         token = Token.objects.select_related("user").filter(key=credential, user_id=user_id).first()
         user = token.user if token else None
     elif method == "session":
-        user = _session_user(credential, user_id)
+        user = session_user(credential) if credential else None
+        user = user if user is not None and user.pk == user_id else None
     else:
         user = get_user_model().objects.filter(pk=user_id).first()
     return user if user is not None and user.is_active else None
 
 
-def _session_user(session_key: str | None, user_id: int):
+def viewer_recheck(scope) -> tuple[object, Viewer] | None:
+    """The connection's user read again and what they may see now; None if they may no longer connect."""
+    user = credential_user(
+        user_id=scope["user"].pk, method=scope["auth_method"], credential=scope.get("auth_credential")
+    )
+    return None if user is None else (user, viewer_for(user))
+
+
+def session_user(session_key: str):
+    """The user a session is logged in as, password hash checked as Django does; None otherwise.
+
+    Read once per handshake (and per recheck): a socket keeps no session object, so no frame it
+    sends pays for Channels' session middleware.
+    """
     session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    if session_key is None or str(session.get(SESSION_KEY)) != str(user_id):
+    user_id = session.get(SESSION_KEY)
+    if user_id is None or session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
         return None
-    user = get_user_model().objects.filter(pk=user_id).first()
+    model = get_user_model()
+    user = model.objects.filter(pk=model._meta.pk.to_python(user_id)).first()
     session_hash = session.get(HASH_SESSION_KEY) or ""
     hashes = (user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()) if user else ()
     return user if any(constant_time_compare(session_hash, h) for h in hashes) else None
 
 
 class HandshakeMiddleware(BaseMiddleware):
-    """Refuses bad origins, handshake floods and anonymous users; sets scope["user"]."""
+    """Refuses bad origins, handshake floods and anonymous users; sets scope["user"] and the viewer."""
 
     async def __call__(self, scope, receive, send):
-        headers = dict(scope.get("headers", ()))
-        origin = headers.get(b"origin")
-        client = scope.get("client") or ("unknown", 0)
-        user = None
+        origin = dict(scope.get("headers", ())).get(b"origin")
         try:
-            refused = (origin is not None and not origin_allowed(origin)) or not await handshake_allowed(
-                client[0], per_minute=settings.REALTIME_CONNECT_RATE
-            )
-            if not refused:
-                # A cookie rides along on any cross-site request: only trust it with a checked Origin.
-                user, method, credential = await authenticate(scope, cookie_allowed=origin is not None)
+            admitted = await database_sync_to_async(handshake_admit)(scope, origin=origin)
         except OUTAGE_ERRORS as error:
             # An outage, not a bug: one line in the log, and the client may retry later.
             logger.warning("refusing a WebSocket handshake: %s", outage(error))
             return await refuse(receive, send, CLOSE_UNAVAILABLE)
-        if user is None:
+        if admitted is None:
             return await WebsocketDenier()(scope, receive, send)
-        scope = {**scope, "user": user, "auth_method": method, "auth_credential": credential}
-        return await super().__call__(scope, receive, send)
+        return await super().__call__({**scope, **admitted}, receive, send)

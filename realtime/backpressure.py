@@ -17,6 +17,8 @@ def transport_probe(protocol) -> Callable[[], int]:
         transport = getattr(protocol, "transport", None)
         # twisted.internet.abstract.FileDescriptor: dataBuffer[offset:] plus the not yet joined writes.
         buffered = getattr(transport, "dataBuffer", b"")
+        # Not the frames Lookout's server holds for its next write (project/server.py): that write
+        # offers them to the kernel first, and only what the kernel refuses is the client's backlog.
         return len(buffered) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
 
     return pending

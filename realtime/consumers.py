@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from events.selectors import job_visible_to
+from realtime.auth import VIEWER_KEY, viewer_recheck
 from realtime.backpressure import SCOPE_KEY
 from realtime.batcher import MessageBatcher
 from realtime.broadcast import CONTROL_GROUP, group_name, user_group
@@ -19,12 +20,13 @@ from realtime.counters import stats
 from realtime.envelope import encode_frame
 from realtime.event_types import DURABLE_CHANNELS
 from realtime.event_types import WebSocketEventType as T
+from realtime.frames import WRITER_KEY, shared_text_frame
 from realtime.hub import get_hub
 from realtime.outbox import outbox_last_sequence, outbox_replay
 from realtime.ratelimit import TokenBucket
 from realtime.refusals import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage
 from realtime.subscriptions import CHANNELS, FilterError, Filters, Viewer, parse_filters
-from realtime.visibility import viewer_for, viewer_recheck
+from realtime.visibility import viewer_for
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.user = self.scope["user"]
         self.connection_id = uuid.uuid4().hex
         self.bucket = TokenBucket(rate=20, burst=40)
+        # Read once: a Django setting costs a LazySettings lookup, and this one is checked per frame.
+        self.buffer_bound = settings.REALTIME_CLIENT_BUFFER_BYTES
+        self.probe = self.scope.get(SCOPE_KEY)
+        self.write_frame = self.scope.get(WRITER_KEY)
         self.flood_strikes = 0
         self.batcher = MessageBatcher(batch_interval_ms=100, max_batch_size=50, batch_channels={"detections"})
         self.hub = get_hub()
@@ -90,7 +96,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def _open(self) -> None:
         user = self.user
-        self.viewer = await database_sync_to_async(viewer_for)(user)
+        self.viewer = self.scope[VIEWER_KEY]  # computed in the handshake's one thread hop
         self.attached = True
         stats.connections[self.endpoint] += 1
         stats.users[user.get_username()] += 1
@@ -191,13 +197,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def send_text(self, text: str) -> None:
         if self.closing or self._stopped_reading():
             return
-        await self.send(text_data=text)
+        if self.write_frame is not None:
+            # Lookout's daphne: the same text to many sockets is framed once (realtime/frames.py).
+            self.write_frame(shared_text_frame(text))
+        else:
+            await self.send(text_data=text)
         stats.frames_sent += 1
 
     def _stopped_reading(self) -> bool:
         """Past REALTIME_CLIENT_BUFFER_BYTES unread, close the client (4008); it comes back with resume."""
-        probe = self.scope.get(SCOPE_KEY)
-        if probe is None or probe() <= settings.REALTIME_CLIENT_BUFFER_BYTES:
+        probe = self.probe
+        if probe is None or probe() <= self.buffer_bound:
             return False
         stats.slow_clients_closed += 1
         logger.warning("closing a slow client of %s (%s unread bytes)", self.endpoint, probe())

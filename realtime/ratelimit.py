@@ -29,16 +29,17 @@ class TokenBucket:
         return False
 
 
-async def handshake_allowed(address: str, *, per_minute: int) -> bool:
+def handshake_allowed(address: str, *, per_minute: int) -> bool:
     """Count a handshake from `address`; False past `per_minute` in the current minute.
 
     Kept in the cache (Redis when scaled out), so the budget holds across server processes.
+    Synchronous: the handshake calls it in the thread hop it makes for the database anyway.
     """
     key = f"ws-handshakes:{address}:{int(time.time() // 60)}"
-    await cache.aadd(key, 0, timeout=120)
+    cache.add(key, 0, timeout=120)
     try:
-        count = await cache.aincr(key)
+        count = cache.incr(key)
     except ValueError:  # expired between add and incr
-        await cache.aset(key, 1, timeout=120)
+        cache.set(key, 1, timeout=120)
         count = 1
     return count <= per_minute

@@ -14,12 +14,12 @@ def ticket_issue(*, user) -> str:
     return signing.dumps({"u": user.pk, "n": secrets.token_urlsafe(12)}, salt=SALT, compress=False)
 
 
-async def ticket_redeem(ticket: str) -> int | None:
+def ticket_redeem(ticket: str) -> int | None:
     """The user id of a valid, fresh, unused ticket; None otherwise. A ticket works once."""
     try:
         data = signing.loads(ticket, salt=SALT, max_age=settings.REALTIME_TICKET_SECONDS)
     except signing.BadSignature:
         return None
     # cache.add is atomic (Redis SET NX when scaled out): only the first redemption wins.
-    first = await cache.aadd(f"ws-ticket:{data['n']}", 1, timeout=settings.REALTIME_TICKET_SECONDS + 5)
+    first = cache.add(f"ws-ticket:{data['n']}", 1, timeout=settings.REALTIME_TICKET_SECONDS + 5)
     return data["u"] if first else None

@@ -1,4 +1,4 @@
-"""A client that stops reading is closed (4008) and does not slow anyone else (real runner, real sockets)."""
+"""A client that stops reading is closed with 4008, slows nobody, and resumes (real runner, real sockets)."""
 
 import asyncio
 import http.client
@@ -21,11 +21,12 @@ pytestmark = pytest.mark.e2e
 # so Twisted must keep the rest for the client that does not read.
 POSTS, PER_POST = 16, 1000
 DETECTIONS = POSTS * PER_POST
+RESUMED = 50  # detections the resume after the 4008 replays
 
 
 @pytest.fixture
 def runner(spawn, tmp_path):
-    """`run --demo --no-simulator`, 32 KiB unread-bytes bound; (base URL, admin token, pipeline token)."""
+    """`run --demo --no-simulator`, 32 KiB unread-bytes bound; (port, admin token, pipeline token)."""
     port = free_port()
     env = django_env(tmp_path / "data", {"REALTIME_CLIENT_BUFFER_BYTES": str(32 * 1024)})
     process = spawn(
@@ -63,49 +64,87 @@ def post_detections(port: int, token: str) -> None:
     connection.close()
 
 
-async def test_a_client_that_stops_reading_is_closed_and_others_get_everything(runner):
+# 16,000 detections through the REST API: minutes on a loaded machine.
+@pytest.mark.timeout(400)
+async def test_a_client_that_stops_reading_sees_4008_resumes_and_others_get_everything(runner):
     port, admin_token, pipeline_token = runner
     url = f"ws://127.0.0.1:{port}/ws/events/"
     headers = {"Authorization": f"Token {admin_token}"}
     tiny = socket.socket()
     tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     tiny.connect(("127.0.0.1", port))
-    # max_queue=1: the library stops reading the socket once one frame waits, as a stuck app would.
+    # max_queue=1: the library stops reading the socket once one frame waits, as a stuck app would;
+    # no keepalive pings of its own, which would close it themselves when their pongs stay unread.
     async with (
-        connect(url, additional_headers=headers, sock=tiny, max_queue=1, max_size=None) as slow,
+        connect(
+            url, additional_headers=headers, sock=tiny, max_queue=1, max_size=None, ping_interval=None
+        ) as slow,
         connect(url, additional_headers=headers, max_size=None) as fast,
     ):
-        assert json.loads(await slow.recv())["type"] == "connection.established"
+        established = json.loads(await slow.recv())
+        assert established["type"] == "connection.established"
         assert json.loads(await fast.recv())["type"] == "connection.established"
         writer = asyncio.create_task(asyncio.to_thread(post_detections, port, pipeline_token))
 
+        fast_sequences: list[int] = []
+
         async def count_fast() -> int:
-            seen = 0
-            while seen < DETECTIONS:
-                frame = json.loads(await fast.recv())
-                if frame["type"] == "batch":
-                    # Only detection.new: the worker closing batches adds detection.batch frames.
-                    seen += sum(message["type"] == "detection.new" for message in frame["messages"])
-            return seen
+            while len(fast_sequences) < DETECTIONS:
+                # Only detection.new: the worker closing batches adds detection.batch frames.
+                fast_sequences.extend(detection_sequences(json.loads(await fast.recv())))
+            return len(fast_sequences)
 
-        assert await asyncio.wait_for(count_fast(), timeout=90) == DETECTIONS
-        await asyncio.wait_for(writer, timeout=60)
-
-        async def drain_slow():
+        async def drain_slow_once_closed() -> tuple[ConnectionClosed, list[int]]:
+            # The slow client reads again only once the server has closed it, as a stalled client
+            # that wakes up would: it must find the 4008 close after what it had not read.
+            # A counter on another process: polled, there is no event to await.
+            while await asyncio.to_thread(slow_clients_closed, port, admin_token) < 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            sequences = [established["payload"]["last_sequence"]]
             with pytest.raises(ConnectionClosed) as closed:
                 while True:
-                    await slow.recv()
-            return closed.value
+                    sequences += detection_sequences(json.loads(await slow.recv()))
+            return closed.value, sequences
 
-        closed = await asyncio.wait_for(drain_slow(), timeout=30)
-        # The app closes with 4008 (pinned exactly in test_slow_marking.py), but the close frame
-        # queues behind the unread data, and daphne drops a socket that has not answered a close
-        # within one second (autobahn's closeHandshakeTimeout): this client, still not reading
-        # then, may see 1006.
-        assert (closed.rcvd.code if closed.rcvd else 1006) in {4008, 1006}
+        drained = asyncio.create_task(asyncio.wait_for(drain_slow_once_closed(), timeout=240))
+        assert await asyncio.wait_for(count_fast(), timeout=240) == DETECTIONS
+        await asyncio.wait_for(writer, timeout=60)
+        closed, slow_sequences = await drained
+        assert closed.rcvd is not None and closed.rcvd.code == 4008
 
+    assert slow_clients_closed(port, admin_token) == 1
+    # What reached the slow client before its 4008 is whole and in order: the dropped backlog
+    # was cut between frames.
+    assert fast_sequences == sorted(set(fast_sequences))
+    assert slow_sequences[1:] == fast_sequences[: len(slow_sequences) - 1]
+    # It comes back and resumes: near the end, detection.new only, as a replay bigger than the
+    # 32 KiB bound would itself count as unread.
+    since = fast_sequences[-RESUMED - 1]
+    async with connect(f"ws://127.0.0.1:{port}/ws/", additional_headers=headers, max_size=None) as again:
+        assert json.loads(await again.recv())["type"] == "connection.established"
+        only_new = {"channels": ["detections"], "filters": {"types": ["detection.new"]}}
+        await again.send(json.dumps({"action": "subscribe", **only_new}))
+        assert json.loads(await again.recv())["type"] == "subscribed"
+        await again.send(json.dumps({"action": "resume", "since": since, "request_id": "r"}))
+        replayed = []
+        while (frame := json.loads(await asyncio.wait_for(again.recv(), timeout=30)))[
+            "type"
+        ] != "resume.completed":
+            replayed += detection_sequences(frame)
+    # A replay overlaps what came just before `since` (REALTIME_RESUME_OVERLAP_SECONDS): the
+    # client drops those by sequence.
+    assert [sequence for sequence in replayed if sequence > since] == fast_sequences[-RESUMED:]
+
+
+def detection_sequences(frame: dict) -> list[int]:
+    """The sequences of the detection.new messages in a frame (a batch, or one envelope)."""
+    messages = frame["messages"] if frame["type"] == "batch" else [frame]
+    return [message["sequence"] for message in messages if message["type"] == "detection.new"]
+
+
+def slow_clients_closed(port: int, token: str) -> int:
     status, body = http_get(
-        f"http://127.0.0.1:{port}/api/system/status/", {"Authorization": f"Token {admin_token}"}
+        f"http://127.0.0.1:{port}/api/system/status/", {"Authorization": f"Token {token}"}
     )
     assert status == 200
-    assert json.loads(body)["realtime"]["slow_clients_closed"] == 1
+    return json.loads(body)["realtime"]["slow_clients_closed"]
