@@ -59,6 +59,13 @@ def event(garage):
     )
 
 
+@pytest.fixture
+def event_read_with_its_best_snapshot(event):
+    """As the selectors read events for pages and frames: annotated with their best snapshot's id."""
+    event.best_snapshot_id = 12
+    return event
+
+
 def test_iso_writes_an_aware_time_with_its_offset_and_keeps_none():
     assert iso(T0) == "2026-03-04T05:06:07.123456+00:00"
     assert iso(None) is None
@@ -93,6 +100,7 @@ def test_detection_payload_with_a_box_and_a_snapshot(garage):
         batch_id=5,
         event_id=41,
         snapshot="snapshots/2026/03/04/a.png",
+        created_at=T0 + timedelta(seconds=1),
     )
     payload = detection_payload(detection)
     assert payload == {
@@ -104,7 +112,8 @@ def test_detection_payload_with_a_box_and_a_snapshot(garage):
         "detected_at": "2026-03-04T05:06:07.123456+00:00",
         "batch_id": 5,
         "event_id": 41,
-        "has_snapshot": True,
+        "snapshot_url": "/api/detections/9/snapshot/",
+        "created_at": "2026-03-04T05:06:08.123456+00:00",
     }
     assert packable(payload)
 
@@ -112,7 +121,7 @@ def test_detection_payload_with_a_box_and_a_snapshot(garage):
 def test_a_detection_without_a_snapshot_says_so(garage):
     detection = Detection(id=9, camera=garage, object_type="cat", confidence=0.5, detected_at=T0)
     payload = detection_payload(detection)
-    assert payload["has_snapshot"] is False
+    assert payload["snapshot_url"] is None
     assert payload["bbox"] is None
     assert payload["batch_id"] is None
     assert payload["event_id"] is None
@@ -141,8 +150,8 @@ def test_enrichment_payload_names_the_batch_and_camera_beside_the_stage_figures(
     assert payload == {"batch_id": 5, "camera_id": "garage", "progress": 50, "current_step": "scoring"}
 
 
-def test_event_payload(event):
-    payload = event_payload(event)
+def test_event_payload(event_read_with_its_best_snapshot):
+    payload = event_payload(event_read_with_its_best_snapshot)
     assert payload == {
         "id": 41,
         "camera_id": "garage",
@@ -158,6 +167,7 @@ def test_event_payload(event):
         "detection_count": 3,
         "reviewed": True,
         "notes": "checked",
+        "best_snapshot_url": "/api/detections/12/snapshot/",
         "created_at": "2026-03-04T05:06:38.123456+00:00",
         "updated_at": "2026-03-04T05:06:39.123456+00:00",
     }
@@ -218,6 +228,7 @@ def make_job(**fields) -> Job:
         "progress": 100,
         "message": "3 events",
         "result": {"rows": 3},
+        "params": {"format": "csv"},
         "error": "",
         "created_at": T0,
         "started_at": T0 + timedelta(seconds=1),
@@ -236,6 +247,7 @@ def test_a_finished_exports_payload_says_where_to_download_it():
         "status": "completed",
         "progress": 100,
         "message": "3 events",
+        "params": {"format": "csv"},
         "error": "",
         "created_at": "2026-03-04T05:06:07.123456+00:00",
         "started_at": "2026-03-04T05:06:08.123456+00:00",
