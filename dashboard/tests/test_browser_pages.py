@@ -36,12 +36,14 @@ def start_export(page: Page, *, camera: str, export_format: str = "JSON") -> str
 
 def test_the_system_panel_is_redrawn_from_live_system_frames(open_dashboard):
     page = open_dashboard()
-    gpu = page.locator("#system-gpu")
+    gpu, health = page.locator("#system-gpu"), page.locator("#system-health")
     expect(gpu).to_have_text("No GPU")
     # Only a system frame (every SYSTEM_STATUS_INTERVAL = 5 s) draws the panel again.
-    gpu.evaluate("element => { element.textContent = 'stale'; }")
+    for element in (gpu, health):
+        element.evaluate("element => { element.textContent = 'stale'; }")
     expect(gpu).to_have_text("No GPU", timeout=3 * ARRIVAL_TIMEOUT_MS)
-    expect(page.locator("#system-health")).to_have_text("Healthy")
+    # Which word depends on the shared server's cameras (the watchdog takes silent ones offline).
+    expect(health).to_have_text(re.compile(r"^(Healthy|Degraded)$"))
 
 
 # Run in a second process: with Redis as the channel layer its sends reach the server's sockets.
