@@ -84,16 +84,21 @@ def outbox_replay(*, since: int, channels: set[str], limit: int | None = None) -
     watermark = OutboxWatermark.objects.filter(pk=1).values_list("pruned_through", flat=True).first() or 0
     if since < watermark:
         return Replay(envelopes=[], gap=True, last_sequence=last)
+    on_channels = OutboxMessage.objects.filter(channel__in=channels)
+    # Only what followed `since` can make a gap: the overlap is a courtesy, filled nearest to
+    # `since` first with what the limit leaves (a bulk ingest puts thousands in a few seconds).
+    after = list(on_channels.filter(id__gt=since).order_by("id")[: limit + 1])
+    if len(after) > limit:
+        return Replay(envelopes=[], gap=True, last_sequence=last)
     anchor = (
         OutboxMessage.objects.filter(id__lte=since).order_by("-id").values_list("created_at", flat=True)[:1]
     )
-    window = Q(id__gt=since)
-    if anchor:
-        window |= Q(created_at__gte=anchor[0] - timedelta(seconds=settings.REALTIME_RESUME_OVERLAP_SECONDS))
-    rows = list(OutboxMessage.objects.filter(window, channel__in=channels).order_by("id")[: limit + 1])
-    if len(rows) > limit:
-        return Replay(envelopes=[], gap=True, last_sequence=last)
-    return Replay(envelopes=[_envelope(row) for row in rows], gap=False, last_sequence=last)
+    overlap = []
+    if anchor and len(after) < limit:
+        start = anchor[0] - timedelta(seconds=settings.REALTIME_RESUME_OVERLAP_SECONDS)
+        window = on_channels.filter(id__lte=since, created_at__gte=start).order_by("-id")
+        overlap = list(window[: limit - len(after)])[::-1]
+    return Replay(envelopes=[_envelope(row) for row in overlap + after], gap=False, last_sequence=last)
 
 
 def _envelope(row: OutboxMessage) -> Envelope:

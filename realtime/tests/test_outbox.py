@@ -131,6 +131,16 @@ def test_a_replay_of_exactly_the_limit_is_sent_and_one_more_is_a_gap(settings):
     assert (too_many.envelopes, too_many.gap, too_many.last_sequence) == ([], True, ids[-1])
 
 
+def test_the_overlap_never_makes_a_gap_and_fills_what_the_limit_leaves_nearest_since_first(settings):
+    # A bulk ingest puts thousands of messages in the seconds before `since`: a client that saw
+    # them all must still get what followed, not a gap.
+    settings.REALTIME_RESUME_OVERLAP_SECONDS = 5
+    _older, nearer, since, after = append(T0, T0, T0, T0 + timedelta(seconds=1))
+    replay = outbox_replay(since=since, channels=ALL, limit=3)
+    assert (sequences(replay), replay.gap) == ([nearer, since, after], False)
+    assert sequences(outbox_replay(since=since, channels=ALL, limit=1)) == [after]
+
+
 def test_the_default_limit_is_the_setting(settings):
     settings.REALTIME_REPLAY_LIMIT = 1
     append(T0, T0 + timedelta(seconds=1))
