@@ -87,20 +87,26 @@ def percentiles(samples) -> dict:
     return {"p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": at(1)}
 
 
+def client_pool(run: Run, scale: Scale, server, count: int, **options) -> ClientPool:
+    """`count` client sockets for `server`, in the scale's processes on the clients' core."""
+    return ClientPool(
+        url=server.ws_url,
+        headers=server.headers,
+        count=count,
+        processes=scale.processes,
+        core=run.client_core,
+        greeting=server.greeting,
+        **options,
+    )
+
+
 # Fan-out: paced and unpaced
 
 
 def fanout(run: Run, scale: Scale, target: str, *, clients: int, rate: float | None, count: int) -> dict:
     """`clients` sockets; the publisher sends `count` messages at `rate` a second (None: unpaced)."""
     with TARGETS[target](run) as server:
-        pool = ClientPool(
-            url=server.ws_url,
-            headers=server.headers,
-            count=clients,
-            processes=scale.processes,
-            core=run.client_core,
-            greeting=server.greeting,
-        )
+        pool = client_pool(run, scale, server, clients)
         try:
             opened = pool.open()
             cpu_before = server.cpu_seconds()
@@ -137,13 +143,11 @@ def handshakes(run: Run, scale: Scale, target: str, *, count: int) -> dict:
     """Open `count` sockets as fast as the server takes them, each tried once; handshakes per second."""
     with TARGETS[target](run) as server:
         cpu_before = server.cpu_seconds()
-        pool = ClientPool(
-            url=server.ws_url,
-            headers=server.headers,
-            count=count,
-            processes=scale.processes,
-            core=run.client_core,
-            greeting=server.greeting,
+        pool = client_pool(
+            run,
+            scale,
+            server,
+            count,
             in_flight=HANDSHAKES_IN_FLIGHT,
             attempts=1,
         )
@@ -168,14 +172,7 @@ def idle(run: Run, scale: Scale, target: str, *, count: int) -> dict:
     with server:
         time.sleep(1)  # let start-up work settle before the base figure
         base = server.rss()
-        pool = ClientPool(
-            url=server.ws_url,
-            headers=server.headers,
-            count=count,
-            processes=scale.processes,
-            core=run.client_core,
-            greeting=server.greeting,
-        )
+        pool = client_pool(run, scale, server, count)
         try:
             opened = pool.open()
             time.sleep(2)
