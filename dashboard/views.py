@@ -33,7 +33,7 @@ from realtime.event_types import WebSocketEventType as T
 from realtime.monitor import health_components, system_figures
 from realtime.outbox import outbox_last_sequence
 from realtime.payloads import alert_payload, camera_payload, event_payload, job_payload
-from realtime.status_report import system_status
+from realtime.status_report import realtime_report
 
 # The live client caps the feed at the same length, so a reload and a long-open page agree.
 FEED_LENGTH = 50
@@ -79,13 +79,13 @@ def system_panel(*, user) -> dict:
     """The system panel's first state: the monitor's own frames as of now, and the live connections."""
     figures = {
         message.event_type: message.payload
-        for message in system_figures(now=timezone.now(), components=health_components())
+        for message in system_figures(now=timezone.now(), components=health_components(), host=None)
     }
     return {
         "status": figures[T.SYSTEM_STATUS],
         "throughput": figures[T.PIPELINE_THROUGHPUT],
         # Connection counts are in no frame; the page re-reads them from /api/system/status/.
-        "connections": system_status(user=user)["realtime"]["connections"],
+        "connections": realtime_report(user=user)["connections"],
     }
 
 

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.analyzers import analyzer_load
+from events.api.events import EventSerializer
 from events.filters import EventFilter
 from events.jobs import job_export_save
 from events.models import DetectionBatch, Event, Job, JobStatus, JobType
@@ -35,20 +36,12 @@ logger = logging.getLogger(__name__)
 # At most 4 job.progress messages a second per job (SPEC §5); it is also how often a running job
 # looks for a cancellation, so a cancel stops the work well within a second.
 PROGRESS_PACE_SECONDS = 0.25
+# An export is the events API's list for the same filters: its event fields, less the camera's name
+# (an export names cameras by id), the snapshot URL (it needs a request) and the rows' bookkeeping times.
 EXPORT_FIELDS = [
-    "id",
-    "camera_id",
-    "batch_id",
-    "started_at",
-    "ended_at",
-    "risk_score",
-    "risk_level",
-    "summary",
-    "reasoning",
-    "object_types",
-    "detection_count",
-    "reviewed",
-    "notes",
+    name
+    for name in EventSerializer.Meta.fields
+    if name not in {"camera_name", "best_snapshot_url", "created_at", "updated_at"}
 ]
 INTERRUPTED = "The worker stopped before the job finished; queue it again."
 # Failed, not queued again: a job that got its worker killed (an export too big for its memory)

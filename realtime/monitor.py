@@ -130,7 +130,8 @@ def host_status() -> dict:
     disk = psutil.disk_usage(str(settings.DATA_DIR))
     return {
         "uptime_seconds": round(time.time() - process.create_time(), 1),
-        # Since the previous call: the monitor's interval.
+        # Since this thread's previous call (psutil keeps one baseline per thread): the monitor's
+        # interval, as only the worker's loop thread reads it.
         "cpu_percent": psutil.cpu_percent(interval=None),
         "memory_percent": memory.percent,
         "process_memory_mb": round(process.memory_info().rss / MIB, 1),
@@ -159,8 +160,12 @@ def overall_health(components: dict[str, str]) -> str:
     return "degraded" if components["cameras"] != "ok" else "healthy"
 
 
-def system_figures(*, now: datetime, components: dict[str, str]) -> list[Message]:
-    """The periodic figures as of `now`: the monitor publishes them, the dashboard renders them first."""
+def system_figures(*, now: datetime, components: dict[str, str], host: dict | None) -> list[Message]:
+    """The periodic figures as of `now`: the monitor publishes them, the dashboard renders them first.
+
+    `host` is host_status() for the monitor and None for a page, which shows no host figures: its CPU
+    figure would cover only the time since the request thread's previous psutil call.
+    """
     gpu, queue = gpu_stats(), queue_status()
     return [
         Message(
@@ -168,7 +173,7 @@ def system_figures(*, now: datetime, components: dict[str, str]) -> list[Message
             {
                 "health": overall_health(components),
                 "components": components,
-                "host": host_status(),
+                "host": host,
                 "gpu": gpu,
                 "queue": queue,
                 # Camera figures are per user (/api/system/status/): this frame reaches everyone.
@@ -208,7 +213,7 @@ class SystemMonitor:
         if components["database"] != "ok":
             publish_many(messages)
             return
-        messages += system_figures(now=now, components=components)
+        messages += system_figures(now=now, components=components, host=host_status())
         publish_many(messages)
 
 

@@ -33,13 +33,18 @@ def system_status(*, user) -> dict:
     # granted both directly and through a group twice in the GROUP BY.
     cameras = camera_counts(Camera.objects.filter(pk__in=cameras_visible_to(user).values("pk")))
     offline = cameras["by_status"].get("offline", 0) + cameras["by_status"].get("error", 0)
-    connections = deployment_connections()
-    yours = {"yours": connections_of(user, connections)}
-    realtime = realtime_status(connections | yours) if sees_everything(user) else {"connections": yours}
     return {
         "health": "degraded" if offline else "healthy",
         "gpu": gpu_stats(),
         "cameras": cameras,
         "queue": queue_status(),
-        "realtime": realtime,
+        "realtime": realtime_report(user=user),
     }
+
+
+def realtime_report(*, user) -> dict:
+    """The `realtime` part of system_status: for staff the deployment's connections and this process's
+    counters, for others the count of their own connections."""
+    connections = deployment_connections()
+    yours = {"yours": connections_of(user, connections)}
+    return realtime_status(connections | yours) if sees_everything(user) else {"connections": yours}

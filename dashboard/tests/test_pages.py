@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -167,6 +169,22 @@ def test_the_system_panel_starts_from_the_monitors_own_figures(client, viewer, h
     assert '<dd id="system-queue">1 queued, 0 processing</dd>' in body
     assert '<dd id="system-throughput">0 detections, 2 events a minute</dd>' in body
     assert '<dd id="system-connections">0 of yours</dd>' in body
+
+
+def test_the_system_panel_counts_the_queues_once_per_page_view(client, viewer, household):
+    make_job(viewer)
+    client.force_login(viewer)
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get("/").content.decode()
+    assert '<dd id="system-queue">1 queued, 0 processing</dd>' in body
+    for table in ("events_job", "events_detectionbatch"):
+        assert sum(f'FROM "{table}"' in query["sql"] for query in queries) == 1, table
+
+
+def test_a_page_view_carries_no_host_figures_of_its_own(client, viewer):
+    # The panel shows none; a CPU figure read in the request's thread would cover no real window.
+    client.force_login(viewer)
+    assert client.get("/").context["initial"]["system"]["status"]["host"] is None
 
 
 def test_staff_see_every_live_connection_in_the_system_panel(client, owner, db):

@@ -79,6 +79,40 @@ def test_an_export_holds_exactly_the_events_the_api_lists_for_its_filters(
     assert completed[0]["download_url"] == f"/api/jobs/{job.pk}/download/"
 
 
+def test_an_export_gives_each_event_its_own_fields_in_a_fixed_order(client_for, owner, cameras):
+    event = make_event(
+        cameras["garage"], 80, started_at=T0, object_types=("car", "person"), summary="A car, a person"
+    )
+    client = client_for(owner)
+    bodies = {}
+    for export_format in ("csv", "json"):
+        job = queue(client, "export", format=export_format)
+        assert run_next().status == JobStatus.COMPLETED
+        download = client.get(f"/api/jobs/{job.pk}/download/")
+        bodies[export_format] = b"".join(download.streaming_content).decode()
+    row = {
+        "id": event.pk,
+        "camera_id": "garage",
+        "batch_id": "",
+        "started_at": "2026-11-23T10:00:00+00:00",
+        "ended_at": None,
+        "risk_score": 80,
+        "risk_level": "high",
+        "summary": "A car, a person",
+        "reasoning": "",
+        "object_types": ["car", "person"],
+        "detection_count": 0,
+        "reviewed": False,
+        "notes": "",
+    }
+    assert [list(item.items()) for item in json.loads(bodies["json"])] == [list(row.items())]
+    header, line = bodies["csv"].splitlines()
+    assert header == ",".join(row)
+    assert line == (
+        f'{event.pk},garage,,2026-11-23T10:00:00+00:00,,80,high,"A car, a person",,car person,0,False,'
+    )
+
+
 def test_an_exports_file_is_removed_with_its_job(
     client_for, viewer, scored_events, django_capture_on_commit_callbacks
 ):

@@ -1,9 +1,10 @@
 """seed_demo: a demo household, created once, with credentials that work and are printed."""
 
 import io
-from datetime import time
+from datetime import UTC, datetime, time
 
 import pytest
+import time_machine
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
@@ -12,9 +13,12 @@ from rest_framework.authtoken.models import Token
 from cameras.models import Camera
 from cameras.visibility import cameras_visible_to
 from events.demo import demo_household_seed
-from events.models import AlertRule
+from events.models import Alert, AlertRule
+from events.rules import alert_rule_create
 
 pytestmark = pytest.mark.django_db
+
+NIGHT = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
 
 
 def seed(**options) -> str:
@@ -41,7 +45,7 @@ def test_seed_creates_the_household():
         users.get(username="viewer"),
         users.get(username="pipeline"),
     )
-    assert counts() == {"cameras": 5, "users": 3, "groups": 1, "tokens": 1, "rules": 3}
+    assert counts() == {"cameras": 5, "users": 3, "groups": 1, "tokens": 1, "rules": 2}
     assert set(Camera.objects.values_list("id", flat=True)) == {
         "front_door",
         "driveway",
@@ -62,13 +66,62 @@ def test_seed_creates_the_household():
 
 def test_seed_creates_the_demo_alert_rules():
     seed()
-    night = AlertRule.objects.get(name="Person at night")
-    assert (night.min_risk_score, night.object_types) == (30, ["person"])
-    assert (night.active_from, night.active_until) == (time(22, 0), time(6, 0))
     assert AlertRule.objects.get(name="High risk anywhere").min_risk_score == 60
     assert list(
         AlertRule.objects.get(name="Vehicle in the driveway").cameras.values_list("id", flat=True)
     ) == ["driveway"]
+
+
+def intruder_alerts(client_for) -> list[str]:
+    """Post a critical night event with people at the garage, as the pipeline; the names of the rules
+    that alerted on it."""
+    body = {
+        "camera_id": "garage",
+        "started_at": NIGHT.isoformat(),
+        "risk_score": 92,
+        "summary": "3 people at Garage at 23:30",
+        "object_types": ["person"],
+    }
+    with time_machine.travel(NIGHT):
+        response = client_for(get_user_model().objects.get(username="pipeline")).post(
+            "/api/events/", body, format="json"
+        )
+    assert response.status_code == 201
+    return [alert.rule.name for alert in Alert.objects.filter(event_id=response.json()["id"])]
+
+
+def test_a_critical_night_event_raises_one_alert_however_often_the_demo_was_seeded(client_for, settings):
+    settings.TIME_ZONE = "UTC"
+    seed()
+    seed()
+    assert intruder_alerts(client_for) == ["High risk anywhere"]
+
+
+def test_reseeding_an_earlier_demo_database_drops_its_second_rule_for_night_intruders(client_for, settings):
+    settings.TIME_ZONE = "UTC"
+    # The rule earlier demos seeded beside "High risk anywhere".
+    alert_rule_create(
+        name="Person at night",
+        min_risk_score=30,
+        object_types=["person"],
+        active_from=time(22, 0),
+        active_until=time(6, 0),
+    )
+    seed()
+    assert intruder_alerts(client_for) == ["High risk anywhere"]
+
+
+def test_reseeding_keeps_a_night_rule_someone_changed(cameras):
+    alert_rule_create(
+        name="Person at night",
+        min_risk_score=30,
+        object_types=["person"],
+        active_from=time(22, 0),
+        active_until=time(6, 0),
+        cameras=[cameras["garage"]],
+    )
+    seed()
+    assert AlertRule.objects.filter(name="Person at night").exists()
 
 
 def test_seeding_twice_creates_nothing_new_and_prints_the_same_token():

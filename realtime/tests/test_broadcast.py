@@ -4,6 +4,8 @@ import logging
 
 import orjson
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,26 +21,67 @@ from events.services import (
     event_update,
 )
 from events.tests.factories import make_alert, make_event, make_job
-from realtime.broadcast import PayloadError, publish
+from realtime.broadcast import CONTROL_GROUP, PayloadError, group_name, publish
 from realtime.counters import stats
+from realtime.event_types import get_all_channels
 from realtime.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
+DRAINED = "test.drained"
+
+
+class LayerListener:
+    """A channel of the real channel layer in every group the broadcaster sends to in these tests:
+    each protocol channel's and the control group (send_to_user's user groups are not used here)."""
+
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        self.groups = [group_name(channel) for channel in get_all_channels()] + [CONTROL_GROUP]
+        for group in self.groups:
+            async_to_sync(self.layer.group_add)(group, self.channel)
+
+    def received(self) -> list[tuple[str, str, dict]]:
+        """(group, type, envelope) of each frame the layer brought since the last call, in order."""
+
+        async def drain() -> list[tuple[str, dict]]:
+            # A marker after whatever the layer holds for us: one channel is one queue, so every
+            # frame sent before it comes first, and nothing depends on a timeout.
+            await self.layer.send(self.channel, {"type": DRAINED})
+            frames = []
+            while (message := await self.layer.receive(self.channel))["type"] != DRAINED:
+                frames += [(message["group"], inner) for inner in message.get("bundle") or [message]]
+            return frames
+
+        return [
+            (group, message["meta"]["event_type"], orjson.loads(message["text"]))
+            for group, message in async_to_sync(drain)()
+        ]
+
+    def leave(self) -> None:
+        for group in self.groups:
+            async_to_sync(self.layer.group_discard)(group, self.channel)
+
 
 @pytest.fixture
-def sent(django_capture_on_commit_callbacks, monkeypatch):
-    """Run a change and its on-commit callbacks; return (group, type, envelope) handed to the layer."""
-    frames: list[tuple[str, dict]] = []
-    monkeypatch.setattr("realtime.broadcast.send_frames", frames.extend)
+def listener():
+    """A LayerListener that leaves its groups afterwards (the in-memory layer outlives the test)."""
+    listening = LayerListener()
+    yield listening
+    listening.leave()
+
+
+@pytest.fixture
+def sent(django_capture_on_commit_callbacks, listener):
+    """Run a change and its on-commit callbacks; return (group, type, envelope) of each frame that
+    reached the channel layer."""
 
     def run(change):
-        frames.clear()
+        listener.received()
         with django_capture_on_commit_callbacks(execute=True):
             change()
-        return [
-            (group, message["meta"]["event_type"], orjson.loads(message["text"])) for group, message in frames
-        ]
+        return listener.received()
 
     return run
 
@@ -178,15 +221,13 @@ def test_a_rolled_back_change_broadcasts_nothing_and_leaves_no_outbox_row(sent, 
     assert Event.objects.count() == 0
 
 
-def test_broadcast_waits_for_commit(django_capture_on_commit_callbacks, cameras, monkeypatch):
-    frames = []
-    monkeypatch.setattr("realtime.broadcast.send_frames", frames.extend)
+def test_broadcast_waits_for_commit(django_capture_on_commit_callbacks, cameras, listener):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         make_event(cameras["front_door"], 10)
-    assert frames == []
+    assert listener.received() == []
     assert len(callbacks) == 1
     callbacks[0]()
-    assert [m["meta"]["event_type"] for _, m in frames] == ["event.created"]
+    assert [event_type for _, event_type, _ in listener.received()] == ["event.created"]
 
 
 def test_a_missing_required_payload_field_raises_in_strict_mode():

@@ -164,8 +164,8 @@ class Listener:
         self.channel = async_to_sync(self.layer.new_channel)()
         async_to_sync(self.layer.group_add)(SYSTEM_GROUP, self.channel)
 
-    def types(self, count: int) -> list[str]:
-        """The event types of the next `count` frames (a bundle carries several), sorted."""
+    def frames(self, count: int) -> list[dict]:
+        """The next `count` frames (a bundle carries several), parsed."""
 
         async def take():
             frames = []
@@ -174,8 +174,12 @@ class Listener:
                 frames += message.get("bundle") or [message]
             return frames
 
+        return [orjson.loads(m["text"]) for m in async_to_sync(take)()]
+
+    def types(self, count: int) -> list[str]:
+        """The event types of the next `count` frames, sorted."""
         # Sorted: channels-redis may hand over messages sent within one millisecond in another order.
-        return sorted(orjson.loads(m["text"])["type"] for m in async_to_sync(take)())
+        return sorted(frame["type"] for frame in self.frames(count))
 
 
 @pytest.fixture
@@ -190,6 +194,13 @@ def listener():
 def test_each_round_publishes_status_gpu_queue_and_throughput(cameras, listener):
     SystemMonitor()(timezone.now())
     assert listener.types(4) == ROUND
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_monitors_status_frame_carries_the_hosts_figures(cameras, listener):
+    SystemMonitor()(timezone.now())
+    status = next(frame for frame in listener.frames(4) if frame["type"] == "system.status")
+    assert {"uptime_seconds", "cpu_percent", "memory_percent"} <= set(status["payload"]["host"])
 
 
 @pytest.fixture
