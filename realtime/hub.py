@@ -230,7 +230,7 @@ class Hub:
         logger.warning("realtime hub re-joined %d groups after the channel layer failed", len(self.listeners))
 
     async def _gaps_due(self) -> None:
-        """Wait for a hole in the received sequences, then a grace period (one outbox check per period)."""
+        """Wait for a hole in what arrived (sequences or transport numbers), then a grace period."""
         while not (self.gaps.pending or self.streams.pending):
             self._gap_opened.clear()
             await self._gap_opened.wait()
