@@ -255,8 +255,8 @@ REALTIME_CLIENT_BUFFER_BYTES = envint("REALTIME_CLIENT_BUFFER_BYTES", 1024 * 102
 # How far before `since` a resume replays (live delivery from two processes may interleave).
 REALTIME_RESUME_OVERLAP_SECONDS = envint("REALTIME_RESUME_OVERLAP_SECONDS", 5)
 REALTIME_REPLAY_LIMIT = envint("REALTIME_REPLAY_LIMIT", 10_000)
-# How long a hole in the sequences a hub received may wait for a late message (one that another
-# server process sent after a higher one) before the hub checks the outbox and announces a loss.
+# How long a hole in what a hub received (sequences; per-sender numbers of ephemeral messages) may
+# wait for a late message (sent after a higher one by another thread or process) before it counts as lost.
 REALTIME_GAP_GRACE_SECONDS = envfloat("REALTIME_GAP_GRACE_SECONDS", 5)
 # A missing required payload field is a programming error: raise where it can be fixed, log in production.
 REALTIME_STRICT_PAYLOADS = envbool("REALTIME_STRICT_PAYLOADS", DEBUG)

@@ -8,6 +8,9 @@ Nothing else builds group names or calls `group_send`.
 
 import itertools
 import logging
+import os
+import secrets
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from operator import itemgetter
@@ -21,7 +24,13 @@ from django.utils import timezone
 
 from realtime.counters import stats
 from realtime.envelope import Envelope
-from realtime.event_types import get_event_channel, is_durable, missing_payload_fields, validate_event_type
+from realtime.event_types import (
+    get_all_channels,
+    get_event_channel,
+    is_durable,
+    missing_payload_fields,
+    validate_event_type,
+)
 from realtime.outbox import outbox_append
 
 logger = logging.getLogger(__name__)
@@ -54,6 +63,14 @@ class Message:
 def group_name(channel: str) -> str:
     """The channel-layer group of a protocol channel."""
     return f"{GROUP_PREFIX}{channel}"
+
+
+_CHANNEL_OF_GROUP = {group_name(channel): channel for channel in get_all_channels()}
+
+
+def group_channel(group: str) -> str | None:
+    """The protocol channel whose group `group` is; None for a user's group and the control group."""
+    return _CHANNEL_OF_GROUP.get(group)
 
 
 def user_group(user_id: int) -> str:
@@ -168,6 +185,39 @@ def send_frames(frames: list[tuple[str, dict]]) -> None:
         stats.published += len(frames)
 
 
+class TransportNumbers:
+    """This process's count, per group, of the un-sequenced messages it handed to the layer.
+
+    Per process by nature: the hubs tell senders apart by a random id, so that a restarted
+    process (a new id) starts a new count instead of looking like a loss (realtime/gaps.py).
+    """
+
+    def __init__(self) -> None:
+        self.sender = secrets.token_hex(8)
+        self.sent: dict[str, int] = {}
+        # Producers publish from several threads (each with its own event loop) at once.
+        self.lock = threading.Lock()
+
+    def take(self, group: str, count: int) -> list:
+        """[sender, before, after]: the count of `group` before and after `count` more messages."""
+        with self.lock:
+            before = self.sent.get(group, 0)
+            after = self.sent[group] = before + count
+        return [self.sender, before, after]
+
+
+_numbers = TransportNumbers()
+
+
+def _renumber_after_fork() -> None:
+    # A forked child sharing its parent's id would interleave two counts under one name.
+    global _numbers
+    _numbers = TransportNumbers()
+
+
+os.register_at_fork(after_in_child=_renumber_after_fork)
+
+
 async def _group_send_all(frames: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     for group, run in itertools.groupby(frames, key=itemgetter(0)):
@@ -176,7 +226,11 @@ async def _group_send_all(frames: list[tuple[str, dict]]) -> None:
         # order): a bulk ingest of 1,000 detections is one send and one slot of each hub
         # channel's capacity, not 1,000.
         bundle = messages[0] if len(messages) == 1 else {"type": DELIVERY_TYPE, "bundle": messages}
-        await layer.group_send(group, {**bundle, "group": group})
+        # Durable messages are numbered by the outbox already; the rest are counted here.
+        unsequenced = sum(1 for m in messages if m.get("meta", {}).get("sequence") is None)
+        await layer.group_send(
+            group, {**bundle, "group": group, "transport": _numbers.take(group, unsequenced)}
+        )
 
 
 def notify_visibility_changed(*, user_id: int | None = None) -> None:

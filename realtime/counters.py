@@ -20,6 +20,8 @@ class RealtimeStats:
     hub_rejoins: int = 0  # re-joins of every group after the channel layer failed (a Redis restart)
     messages_lost: int = 0  # durable messages the channel layer dropped on the way to this process's hubs
     resume_hints_sent: int = 0  # resume.hint frames sent to clients because of those losses
+    ephemeral_messages_lost: int = 0  # un-sequenced ones (system, enrichment, notices): not replayable
+    reload_hints_sent: int = 0  # reload.hint frames sent to clients because of those losses
 
     def snapshot(self) -> dict:
         """A JSON-ready copy."""
@@ -39,6 +41,8 @@ class RealtimeStats:
                 "rejoins": self.hub_rejoins,
                 "messages_lost": self.messages_lost,
                 "resume_hints_sent": self.resume_hints_sent,
+                "ephemeral_messages_lost": self.ephemeral_messages_lost,
+                "reload_hints_sent": self.reload_hints_sent,
             },
         }
 

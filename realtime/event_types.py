@@ -52,6 +52,7 @@ class WebSocketEventType(StrEnum):
     RESUME_COMPLETED = "resume.completed"
     RESUME_GAP = "resume.gap"
     RESUME_HINT = "resume.hint"
+    RELOAD_HINT = "reload.hint"
     ERROR = "error"
     BATCH = "batch"
 
@@ -177,6 +178,7 @@ _REGISTRY: tuple[tuple[WebSocketEventType, str | None, tuple[str, ...], str], ..
     (_T.RESUME_COMPLETED, None, (), "Replay after resume finished"),
     (_T.RESUME_GAP, None, (), "Resume asked for history that is no longer kept"),
     (_T.RESUME_HINT, None, (), "Live messages were lost on the way: resume from the sequence given"),
+    (_T.RELOAD_HINT, None, (), "Live messages that resume cannot replay were lost: reload what they showed"),
     (_T.ERROR, None, (), "The client sent something invalid"),
     (_T.BATCH, None, (), "Several envelopes of one channel coalesced into one frame"),
 )

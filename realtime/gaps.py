@@ -1,4 +1,4 @@
-"""Noticing durable messages that the channel layer lost on the way to this process's hub.
+"""Noticing messages that the channel layer lost on the way to this process's hub.
 
 Both channel layers drop messages without a word: a group send skips a member channel that is
 at `capacity` (channels-redis only logs it at INFO), and a message older than `expiry` is
@@ -8,6 +8,9 @@ Sequences are global, so a hole is a loss only if the outbox holds a message in 
 this hub's groups should have brought and that did not arrive; the hub asks the outbox after a
 grace period, in which a message delivered late (another server process sent it a little after
 a higher one) still fills its place.
+
+Ephemeral messages and notices carry no sequence and are kept nowhere; the broadcaster numbers
+them per sending process and group instead (`StreamGaps`), so that their loss is noticed too.
 """
 
 from dataclasses import dataclass
@@ -93,3 +96,106 @@ class SequenceGaps:
             self.horizon, self.tail = self.tail.last, None
         self.holes = [hole for hole in self.holes if hole not in holes]
         self.late = {s for s in self.late if any(s in hole for hole in self.holes)}
+
+
+@dataclass(frozen=True)
+class StreamHole:
+    """Un-sequenced messages `first`…`last` (inclusive) of one sender to `group`, not received."""
+
+    group: str
+    sender: str
+    first: int
+    last: int
+    noticed_at: float
+
+    def overlap(self, before: int, after: int) -> int:
+        """How many of the messages numbered `before`+1…`after` fall inside this hole."""
+        return max(0, min(after, self.last) - max(before + 1, self.first) + 1)
+
+
+# Senders remembered per group: an old one (a process that restarted) is forgotten first. Its
+# next message, if it comes, only starts counting again.
+MAX_SENDERS_PER_GROUP = 1000
+
+
+class StreamGaps:
+    """Which un-sequenced messages (ephemeral channels, notices) one hub has not received.
+
+    They have no outbox to check against, so the broadcaster numbers them: per process (a random
+    sender id) and group it counts them, and each layer message carries `transport`: the sender
+    and the count before and after it (equal when it holds only durable messages). A message
+    whose `before` is not the last `after` received from its sender on its group opened a hole,
+    unless the hub has not heard that sender on that group yet (the sender restarted, or the
+    hub joined the group meanwhile): then it starts counting there. Two threads of one sender
+    can hand their messages to the layer out of order, so a hole is a loss only if it is still
+    there after the grace period.
+    """
+
+    def __init__(self) -> None:
+        # Group (joined by this hub) → sender → the last number received.
+        self.last: dict[str, dict[str, int]] = {}
+        self.holes: list[StreamHole] = []
+        # Hole → how many of its messages arrived late.
+        self.late: dict[StreamHole, int] = {}
+
+    def join(self, group: str) -> None:
+        """Count the group's messages from its next one on."""
+        self.last[group] = {}
+
+    def leave(self, group: str) -> None:
+        """Forget the group's senders: what arrives for it now is nobody's."""
+        self.last.pop(group, None)
+
+    def received(self, message: dict, now: float) -> bool:
+        """Note a layer message's transport number; True when it opened a hole."""
+        senders = self.last.get(message.get("group"))
+        transport = message.get("transport")
+        if senders is None or transport is None:
+            return False
+        sender, before, after = transport
+        last = senders.get(sender)
+        if last == before:
+            senders[sender] = after
+            return False
+        return self._out_of_order(message["group"], senders, sender, last, before, after, now)
+
+    def _out_of_order(
+        self,
+        group: str,
+        senders: dict[str, int],
+        sender: str,
+        last: int | None,
+        before: int,
+        after: int,
+        now: float,
+    ) -> bool:
+        if last is None:
+            if len(senders) >= MAX_SENDERS_PER_GROUP:
+                del senders[next(iter(senders))]
+            senders[sender] = after
+            return False
+        if before > last:
+            self.holes.append(StreamHole(group, sender, last + 1, before, now))
+            senders[sender] = after
+            return True
+        # Handed to the layer before the message that arrived first: it fills a hole, if it opened one.
+        for hole in self.holes:
+            if hole.group == group and hole.sender == sender and (count := hole.overlap(before, after)):
+                self.late[hole] = self.late.get(hole, 0) + count
+        return False
+
+    @property
+    def pending(self) -> bool:
+        """Whether anything awaits checking."""
+        return bool(self.holes)
+
+    def lost(self, noticed_before: float) -> dict[str, int]:
+        """Group → messages missing from the holes whose grace period is over; those holes are forgotten."""
+        lost: dict[str, int] = {}
+        due = [hole for hole in self.holes if hole.noticed_at <= noticed_before]
+        for hole in due:
+            missing = hole.last - hole.first + 1 - self.late.pop(hole, 0)
+            if missing > 0:
+                lost[hole.group] = lost.get(hole.group, 0) + missing
+        self.holes = [hole for hole in self.holes if hole.noticed_at > noticed_before]
+        return lost

@@ -14,8 +14,9 @@ does publishing this process's connection counts for the deployment's sums
 (realtime.deployment_connections): on each change, paced, and refreshed before they expire.
 
 The layer can also drop messages without failing (a full or expired hub channel): the gap
-check notices durable messages that should have come and did not (realtime/gaps.py), counts
-them and sends the connections `resume.hint`.
+check notices messages that should have come and did not (realtime/gaps.py), counts them and
+tells the connections that listen to the groups that lost them: `resume.hint` for durable
+messages (the outbox has them), `reload.hint` for the others (nothing has them).
 """
 
 import asyncio
@@ -32,7 +33,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from realtime.broadcast import group_name, stored_message_group
+from realtime.broadcast import group_channel, group_name, stored_message_group
 from realtime.counters import stats
 from realtime.deployment_connections import (
     PUBLISH_PACE_SECONDS,
@@ -43,7 +44,7 @@ from realtime.deployment_connections import (
 )
 from realtime.event_types import DURABLE_CHANNELS
 from realtime.event_types import WebSocketEventType as T
-from realtime.gaps import SequenceGaps
+from realtime.gaps import Hole, SequenceGaps, StreamGaps
 from realtime.outbox import outbox_last_sequence, outbox_senders
 from realtime.refusals import OUTAGE_ERRORS, outage
 
@@ -78,11 +79,13 @@ class Hub:
         self._layer_failed = asyncio.Event()
         self._figures_changed = asyncio.Event()
         self.gaps = SequenceGaps()
+        self.streams = StreamGaps()
         self._gap_opened = asyncio.Event()
         # Group → when this hub joined it: messages published before were not all ours to get.
         self._joined_at: dict[str, datetime] = {}
         self._loss_logged_at: float | None = None
-        self._losses_unlogged = 0
+        self._durable_unlogged = 0
+        self._ephemeral_unlogged = 0
 
     async def join(self, group: str, listener: Listener) -> None:
         """Deliver the group's messages to `listener` from now on."""
@@ -91,6 +94,7 @@ class Hub:
             if not self.listeners[group]:
                 await self.layer.group_add(group, self.channel_name)
                 self._joined_at[group] = timezone.now()
+                self.streams.join(group)
             self.listeners[group].add(listener)
 
     async def leave(self, group: str, listener: Listener) -> None:
@@ -103,6 +107,7 @@ class Hub:
             if not members:
                 del self.listeners[group]
                 self._joined_at.pop(group, None)
+                self.streams.leave(group)
                 await self.layer.group_discard(group, self.channel_name)
             await self._stop_if_idle()
 
@@ -127,7 +132,8 @@ class Hub:
     async def _ensure_running(self) -> None:
         if self.channel_name is None:
             channel = self.channel_name = await self.layer.new_channel("hub.")
-            self.gaps = SequenceGaps()  # a new layer channel: sequences count from its first message
+            # A new layer channel: sequences and transport numbers count from its first message.
+            self.gaps, self.streams = SequenceGaps(), StreamGaps()
             loops = {
                 "receive": (None, lambda: self._receive_once(channel)),
                 "heartbeat": (self._heartbeat_due, self._send_heartbeats),
@@ -163,6 +169,8 @@ class Hub:
             raise
         listeners = tuple(self.listeners.get(message.get("group"), ()))
         now = time.monotonic()
+        if self.streams.received(message, now):
+            self._gap_opened.set()
         # A bundle carries consecutive messages of one publish to this group (see broadcast.py).
         for index, item in enumerate(message.get("bundle") or (message,)):
             if index:
@@ -222,59 +230,103 @@ class Hub:
         logger.warning("realtime hub re-joined %d groups after the channel layer failed", len(self.listeners))
 
     async def _gaps_due(self) -> None:
-        """Wait for a hole in the received sequences, then a grace period (one outbox check per period)."""
-        while not self.gaps.pending:
+        """Wait for a hole in what arrived (sequences or transport numbers), then a grace period."""
+        while not (self.gaps.pending or self.streams.pending):
             self._gap_opened.clear()
             await self._gap_opened.wait()
         await asyncio.sleep(settings.REALTIME_GAP_GRACE_SECONDS)
 
     async def _check_gaps(self) -> None:
-        """Ask the outbox whether a hole held messages for this hub; if so, count, log and tell clients."""
-        holes = self.gaps.due(time.monotonic() - settings.REALTIME_GAP_GRACE_SECONDS)
+        """Find what the layer lost on the way to this hub's groups; count, log and tell their listeners."""
+        noticed_before = time.monotonic() - settings.REALTIME_GAP_GRACE_SECONDS
+        durable = await self._durable_lost(self.gaps.due(noticed_before))
+        ephemeral = self.streams.lost(noticed_before)
+        if durable or ephemeral:
+            await self._announce_loss(durable, ephemeral)
+
+    async def _durable_lost(self, holes: list[Hole]) -> dict[str, list[tuple[int, str]]]:
+        """Group → (sequence, channel) of the durable messages in `holes` meant for it that never came."""
         if not holes:
-            return
+            return {}
         joined = dict(self._joined_at)
         channels = {channel for channel in DURABLE_CHANNELS if group_name(channel) in joined}
         senders = await database_sync_to_async(outbox_senders)(
             first=min(hole.first for hole in holes), last=max(hole.last for hole in holes), channels=channels
         )
-        ours = [
-            sequence
-            for sequence, channel, owner_id, created_at in senders
-            if (since := joined.get(stored_message_group(channel, owner_id))) and created_at > since
-        ]
-        lost = self.gaps.missing(holes, ours)
+        ours: dict[int, tuple[str, str]] = {}
+        for sequence, channel, owner_id, created_at in senders:
+            group = stored_message_group(channel, owner_id)
+            if (since := joined.get(group)) and created_at > since:
+                ours[sequence] = (group, channel)
+        lost: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for sequence in self.gaps.missing(holes, list(ours)):
+            group, channel = ours[sequence]
+            lost[group].append((sequence, channel))
         self.gaps.settle(holes)
-        if lost:
-            await self._announce_loss(lost)
+        return lost
 
-    async def _announce_loss(self, lost: list[int]) -> None:
-        """Count the lost messages, log them (one line a minute at most) and tell every client to resume.
+    async def _announce_loss(
+        self, durable: dict[str, list[tuple[int, str]]], ephemeral: dict[str, int]
+    ) -> None:
+        """Count the lost messages, log them (one line a minute at most) and tell the connections that
+        listen to a group that lost some: `resume.hint` for durable ones, `reload.hint` for the others.
 
-        Every connection of this hub is told: a layer channel that overflowed or expired lost
-        whatever it carried, and a client that lost nothing answers its `resume` cheaply.
+        A `reload.hint` names the channels of the groups that lost messages, or null when one of
+        them was a user's group or the control group (they carry any channel).
         """
-        stats.messages_lost += len(lost)
-        connections = tuple(self.connections)
-        payload = {"since": min(lost) - 1, "last_sequence": self.gaps.horizon, "missed": len(lost)}
-        for connection in connections:
+        stats.messages_lost += sum(map(len, durable.values()))
+        stats.ephemeral_messages_lost += sum(ephemeral.values())
+        groups = durable.keys() | ephemeral.keys()
+        told = 0
+        for connection in tuple(self.connections):
+            listening = [group for group in groups if connection.deliver in self.listeners.get(group, ())]
+            resume = [lost for group in listening for lost in durable.get(group, ())]
+            reload = [group_channel(group) for group in listening if group in ephemeral]
+            told += bool(listening)
             try:
-                await connection.send_control(T.RESUME_HINT, payload)
+                if resume:
+                    await connection.send_control(
+                        T.RESUME_HINT,
+                        {
+                            "since": min(sequence for sequence, _ in resume) - 1,
+                            "last_sequence": self.gaps.horizon,
+                            "missed": len(resume),
+                            "channels": sorted({channel for _, channel in resume}),
+                        },
+                    )
+                    stats.resume_hints_sent += 1
+                if reload:
+                    missed = sum(ephemeral[group] for group in listening if group in ephemeral)
+                    channels = None if None in reload else sorted(reload)
+                    await connection.send_control(T.RELOAD_HINT, {"channels": channels, "missed": missed})
+                    stats.reload_hints_sent += 1
             except Exception:
-                logger.exception("resume hint failed")
-        stats.resume_hints_sent += len(connections)
+                logger.exception("loss hint failed")
+        self._log_loss(durable, ephemeral, told)
+
+    def _log_loss(
+        self, durable: dict[str, list[tuple[int, str]]], ephemeral: dict[str, int], told: int
+    ) -> None:
+        """One line a minute at most; losses in between are added up into the next line."""
+        sequences = [sequence for lost in durable.values() for sequence, _ in lost]
+        self._durable_unlogged += len(sequences)
+        self._ephemeral_unlogged += sum(ephemeral.values())
         now = time.monotonic()
-        self._losses_unlogged += len(lost)
-        if self._loss_logged_at is None or now - self._loss_logged_at >= LOSS_LOG_SECONDS:
-            logger.warning(
-                "the channel layer lost %d durable messages on the way to this process (this time #%d-#%d);"
-                " told %d connections to resume from the outbox",
-                self._losses_unlogged,
-                min(lost),
-                max(lost),
-                len(connections),
-            )
-            self._loss_logged_at, self._losses_unlogged = now, 0
+        if self._loss_logged_at is not None and now - self._loss_logged_at < LOSS_LOG_SECONDS:
+            return
+        lost = []
+        if self._durable_unlogged:
+            lost.append(f"{self._durable_unlogged} durable messages (the outbox keeps them for resume)")
+        if self._ephemeral_unlogged:
+            lost.append(f"{self._ephemeral_unlogged} ephemeral messages (gone)")
+        this_time = [f"#{min(sequences)}-#{max(sequences)}"] if sequences else []
+        logger.warning(
+            "the channel layer lost %s on the way to this process (this time %s); told %d connections",
+            " and ".join(lost),
+            ", ".join([*this_time, *sorted(ephemeral)]),
+            told,
+        )
+        self._loss_logged_at, self._durable_unlogged, self._ephemeral_unlogged = now, 0, 0
 
 
 async def _wait_at_most(event: asyncio.Event, seconds: float) -> None:

@@ -47,6 +47,17 @@ async def test_a_heartbeat_the_socket_had_caught_up_with_does_not_excuse_a_gap()
     assert (got["delivered"], got["lost_silent"], got["lost_announced"]) == (2, 1, 0)
 
 
+async def test_a_resume_hint_announces_the_loss_and_a_reload_hint_does_not():
+    resume_hint = {"type": "resume.hint", "payload": {"since": 1, "last_sequence": 3, "missed": 1}}
+    reload_hint = {"type": "reload.hint", "payload": {"channels": ["system"], "missed": 4}}
+
+    announced = await drained(bench_frame(0, 1), resume_hint, bench_frame(2, 3))
+    silent = await drained(bench_frame(0, 1), reload_hint, bench_frame(2, 3))
+
+    assert (announced["lost_silent"], announced["lost_announced"]) == (0, 1)
+    assert (silent["lost_silent"], silent["lost_announced"]) == (1, 0)  # it was about ephemeral messages
+
+
 async def test_a_socket_the_server_closed_announces_what_it_missed():
     got = await drained(bench_frame(0, 1), close_code=4008)
 

@@ -1,8 +1,12 @@
-"""The jobs and API-token pages and the dashboard's system panel and critical marks, in headless Chromium
-against a real daphne (fixtures: test_browser.py)."""
+"""The jobs and API-token pages and the dashboard's system panel, critical marks and reload after lost
+live messages, in headless Chromium against a real daphne (fixtures: test_browser.py)."""
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -11,6 +15,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from dashboard.tests.test_browser import ARRIVAL_TIMEOUT_MS, DESKTOP, PHONE, SCREENSHOTS_DIR
+from project.testing.servers import BASE_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -129,3 +134,43 @@ def test_screenshots_of_the_jobs_and_token_pages(open_dashboard, hub, color_sche
         jobs.get_by_role("link", name="API token").click()
         expect(jobs.get_by_role("heading", name="API token")).to_be_visible()
         jobs.screenshot(path=screenshots / f"token-{name}-{color_scheme}.png", full_page=name == "phone")
+
+
+# Run in a second process, a sender on the server's Redis layer: messages while the server is
+# stopped, then (after a line on stdin) one more.
+PUBLISH_THROUGHPUT_SCRIPT = """
+import sys
+from realtime.broadcast import Message, publish_many
+throughput = Message("pipeline.throughput", {"detections_per_minute": 1, "events_per_minute": 1})
+for _ in range(10):
+    publish_many([throughput])
+print("sent", flush=True)
+sys.stdin.readline()
+publish_many([throughput])
+"""
+
+
+@pytest.mark.redis
+def test_a_reload_hint_makes_the_dashboard_re_read_its_lists(open_dashboard, start_daphne, fresh_redis_url):
+    server = start_daphne(
+        {"REDIS_URL": fresh_redis_url, "CHANNEL_LAYER_CAPACITY": "3", "REALTIME_GAP_GRACE_SECONDS": "0.5"}
+    )
+    server.seed_demo()
+    page = open_dashboard(base_url=server.base_url)
+    argv = [sys.executable, "manage.py", "shell", "--no-imports", "-c", PUBLISH_THROUGHPUT_SCRIPT]
+    options = {"cwd": BASE_DIR, "env": server.env, "stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+    # A stopped server falls behind: its layer channel holds 3 messages, the rest are dropped.
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        with subprocess.Popen(argv, text=True, **options) as sender:
+            assert sender.stdout.readline().strip() == "sent"
+            os.kill(server.pid, signal.SIGCONT)
+            with page.expect_request(
+                lambda request: "/api/events/" in request.url, timeout=ARRIVAL_TIMEOUT_MS
+            ):
+                sender.communicate(
+                    "\n", timeout=60
+                )  # the next message shows the server how many did not come
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+    server.stop()

@@ -69,7 +69,9 @@ def test_a_durable_message_reaches_its_channels_group_numbered_as_its_outbox_row
     assert got["lookout.alerts"] == []
     row = OutboxMessage.objects.get()
     assert row.camera_id == "garage"  # from the payload: the admin lists the outbox by camera
-    assert set(message) == {"type", "text", "meta", "group"}
+    assert set(message) == {"type", "text", "meta", "group", "transport"}
+    _sender, before, after = message["transport"]
+    assert before == after  # numbered by the outbox: not counted again
     assert (message["type"], message["group"]) == ("realtime.deliver", "lookout.events")
     frame = orjson.loads(message["text"])
     assert frame["type"] == "event.created"
@@ -177,9 +179,31 @@ def test_broadcast_goes_to_the_control_group_every_connection_joins(layer_groups
 @pytest.mark.parametrize("user_id", [None, 12])
 def test_a_visibility_change_tells_the_control_group_after_commit(layer_groups, user_id):
     got = layer_groups(["lookout.control"], lambda: notify_visibility_changed(user_id=user_id))
-    assert got["lookout.control"] == [
-        {"type": "realtime.deliver", "control": "visibility", "user_id": user_id, "group": "lookout.control"}
-    ]
+    (message,) = got["lookout.control"]
+    _sender, before, after = message.pop("transport")
+    assert after == before + 1
+    assert message == {
+        "type": "realtime.deliver",
+        "control": "visibility",
+        "user_id": user_id,
+        "group": "lookout.control",
+    }
+
+
+def test_each_group_counts_its_unsequenced_messages_under_one_sender(layer_groups):
+    status = Message("system.status", STATUS)
+    event = Message("event.created", EVENT)
+    got = layer_groups(
+        ["lookout.system", "lookout.events"],
+        lambda: (publish_many([status, status, event, status]), publish_many([status])),
+    )
+    first, second, third = (message["transport"] for message in got["lookout.system"])
+    ((sender, events_before, events_after),) = (message["transport"] for message in got["lookout.events"])
+    assert first[0] == second[0] == third[0] == sender
+    assert first[2] - first[1] == 2  # the first two travel as one bundle
+    assert (second[1], second[2]) == (first[2], first[2] + 1)
+    assert (third[1], third[2]) == (second[2], second[2] + 1)
+    assert events_before == events_after
 
 
 def test_nothing_valid_sends_nothing(layer_groups, settings):

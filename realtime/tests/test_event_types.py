@@ -28,6 +28,7 @@ CONTROL_TYPES = (
     "resume.completed",
     "resume.gap",
     "resume.hint",  # issue 10: live messages were lost on the way, resume from here
+    "reload.hint",  # issue 10: live messages that resume cannot replay were lost on the way
     "error",
     "batch",
 )

@@ -1,13 +1,17 @@
-"""Holes in the sequences a hub receives: a loss only when a message meant for it never came."""
+"""Holes in what a hub receives: a loss only when a message meant for it never came.
+
+Durable messages by their sequence (checked against the outbox), the others by the transport
+number the broadcaster gives them per sending process and group.
+"""
 
 import asyncio
 
 import pytest
 
 from events.tests.factories import make_alert, make_event
-from realtime.broadcast import send_to_user
+from realtime.broadcast import Message, publish_many, send_to_user
 from realtime.counters import stats
-from realtime.gaps import Hole, SequenceGaps
+from realtime.gaps import Hole, SequenceGaps, StreamGaps, StreamHole
 from realtime.hub import get_hub
 from realtime.tests.conftest import db
 
@@ -60,6 +64,42 @@ def test_an_arrival_after_the_horizon_means_the_hub_is_behind_not_losing():
     assert gaps.holes == [Hole(12, 12, 3)]
 
 
+def layer_message(group: str, sender: str, before: int, after: int) -> dict:
+    return {"type": "realtime.deliver", "group": group, "transport": [sender, before, after]}
+
+
+def test_numbers_in_order_from_each_sender_leave_no_hole():
+    streams = StreamGaps()
+    streams.join("lookout.system")
+    arrivals = [("a", 0, 1), ("b", 7, 8), ("a", 1, 4), ("a", 4, 4), ("b", 8, 9)]
+    assert not any(streams.received(layer_message("lookout.system", *t), now=0) for t in arrivals)
+    assert streams.last == {"lookout.system": {"a": 4, "b": 9}}
+
+
+def test_a_jump_is_a_hole_of_that_many_messages_and_a_late_arrival_fills_its_place():
+    streams = StreamGaps()
+    streams.join("lookout.system")
+    streams.received(layer_message("lookout.system", "a", 0, 1), now=0)
+    assert streams.received(layer_message("lookout.system", "a", 5, 6), now=1)
+    streams.received(layer_message("lookout.system", "a", 2, 4), now=2)  # handed over after the jump's
+    assert streams.holes == [StreamHole("lookout.system", "a", 2, 5, 1)]
+    assert streams.lost(noticed_before=0) == {}  # still in its grace period
+    assert streams.lost(noticed_before=1) == {"lookout.system": 2}
+    assert not streams.pending
+
+
+def test_a_new_sender_or_a_group_joined_again_starts_counting_where_it_is():
+    streams = StreamGaps()
+    streams.join("lookout.enrichment")
+    streams.received(layer_message("lookout.enrichment", "a", 0, 1), now=0)
+    assert not streams.received(layer_message("lookout.enrichment", "restarted", 0, 1), now=0)
+    streams.leave("lookout.enrichment")
+    assert not streams.received(layer_message("lookout.enrichment", "a", 1, 2), now=0)  # nobody listens
+    streams.join("lookout.enrichment")
+    assert not streams.received(layer_message("lookout.enrichment", "a", 9, 10), now=0)
+    assert not streams.pending
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_messages_for_groups_the_hub_does_not_listen_to_announce_nothing(
     ws_connect, owner, viewer, cameras, settings
@@ -106,3 +146,28 @@ async def test_a_message_published_before_the_hub_joined_its_group_announces_not
             await asyncio.sleep(0.05)
     assert await watcher.nothing()
     assert (stats.messages_lost, stats.resume_hints_sent) == (lost_before, hints_before)
+
+
+PROGRESS = Message("enrichment.progress", {"batch_id": 1, "progress": 50, "current_step": "scoring"})
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_hub_that_joins_a_group_while_its_messages_flow_announces_nothing(
+    ws_connect, owner, settings
+):
+    settings.REALTIME_GAP_GRACE_SECONDS = 0.2
+    before = (stats.ephemeral_messages_lost, stats.reload_hints_sent)
+    await db(publish_many, [PROGRESS] * 3)  # no hub listens yet
+    client = await ws_connect("/ws/", user=owner)
+    for _ in range(2):
+        await client.request({"action": "subscribe", "channels": ["enrichment"]}, "subscribed")
+        await db(publish_many, [PROGRESS])
+        await db(publish_many, [PROGRESS] * 2)
+        for _ in range(3):
+            await client.receive_type("enrichment.progress", timeout=5)
+        await client.request({"action": "unsubscribe", "channels": ["enrichment"]}, "unsubscribed")
+        await db(publish_many, [PROGRESS] * 3)  # while the hub is out of the group
+
+    assert not get_hub().streams.pending
+    assert await client.nothing(timeout=1)
+    assert (stats.ephemeral_messages_lost, stats.reload_hints_sent) == before

@@ -1,4 +1,5 @@
-"""Messages the real channels-redis layer drops are counted, logged once and announced to clients."""
+"""Messages the real channels-redis layer drops are counted, logged once and announced to the clients
+of the groups that lost them."""
 
 import asyncio
 import logging
@@ -10,11 +11,17 @@ from channels.layers import channel_layers
 from django.db import connection
 
 from events.tests.factories import make_event
+from project.testing.servers import django_env, manage
+from realtime.broadcast import Message, publish_many
 from realtime.counters import stats
+from realtime.hub import get_hub
 from realtime.models import OutboxMessage
 from realtime.tests.conftest import db
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+LAYER_PREFIX = "lookout-loss-test"
+PROGRESS = Message("enrichment.progress", {"batch_id": 1, "progress": 50, "current_step": "scoring"})
 
 
 @pytest.fixture
@@ -31,7 +38,7 @@ def lossy_layer(settings, fresh_redis_url):
                     ],
                     "capacity": 5000,
                     "expiry": 30,
-                    "prefix": "lookout-loss-test",
+                    "prefix": LAYER_PREFIX,
                     **config,
                 },
             }
@@ -50,6 +57,23 @@ def publish_burst(camera, count: int, then_wait: float) -> None:
         time.sleep(then_wait)
     finally:
         connection.close()
+
+
+def publish_progress(count: int) -> None:
+    """`count` enrichment.progress messages (ephemeral), each sent on its own."""
+    try:
+        for _ in range(count):
+            publish_many([PROGRESS])
+    finally:
+        connection.close()
+
+
+async def hints_among_frames(client) -> list[dict]:
+    """The loss hints among the frames that arrive until none has for a while."""
+    frames = []
+    while not await client.nothing(timeout=0.5):
+        frames.append(await client.receive())
+    return [frame for frame in frames if frame["type"].endswith(".hint")]
 
 
 async def frames_until(client, answer: str, sequences: set[int]) -> dict:
@@ -83,6 +107,7 @@ async def test_messages_the_layer_dropped_are_announced_and_recovered_by_resume(
     if hole_shown_by == "the heartbeat":
         settings.REALTIME_HEARTBEAT_SECONDS = 1
     client = await ws_connect("/ws/events/", user=owner)
+    bystander = await ws_connect("/ws/system/", user=owner)  # same user and process, other groups
     lost_before, hints_before = stats.messages_lost, stats.resume_hints_sent
     seen: set[int] = set()
     await db(make_event, cameras["front_door"], 10)
@@ -109,5 +134,80 @@ async def test_messages_the_layer_dropped_are_announced_and_recovered_by_resume(
     assert hint["payload"]["missed"] > 0
     assert stats.messages_lost - lost_before == hint["payload"]["missed"]
     assert stats.resume_hints_sent - hints_before == 1
+    assert hint["payload"]["channels"] == ["events"]
     (logged,) = [r.getMessage() for r in caplog.records if "durable messages" in r.getMessage()]
     assert f"lost {hint['payload']['missed']} durable messages" in logged
+    assert await hints_among_frames(bystander) == []
+
+
+async def test_lost_ephemeral_messages_are_announced_to_the_clients_of_their_channel_only(
+    lossy_layer, settings, ws_connect, owner, caplog
+):
+    lossy_layer(capacity=5)
+    settings.REALTIME_GAP_GRACE_SECONDS = 0.5
+    watcher = await ws_connect("/ws/", user=owner)
+    await watcher.request({"action": "subscribe", "channels": ["enrichment"]}, "subscribed")
+    bystander = await ws_connect("/ws/alerts/", user=owner)  # same user and process, other channel
+    before = (
+        stats.ephemeral_messages_lost,
+        stats.reload_hints_sent,
+        stats.messages_lost,
+        stats.resume_hints_sent,
+    )
+    await db(publish_progress, 1)
+    received = [await watcher.receive_type("enrichment.progress", timeout=5)]
+
+    with caplog.at_level(logging.WARNING, logger="realtime.hub"):
+        # Joined on the event loop's own thread, so the hub cannot receive while the burst is sent.
+        burst = threading.Thread(target=publish_progress, args=(20,))
+        burst.start()
+        burst.join()
+        await db(publish_progress, 1)  # a later message shows how many did not come
+        async with asyncio.timeout(15):
+            while (frame := await watcher.receive(timeout=15))["type"] == "enrichment.progress":
+                received.append(frame)
+
+    missed = 22 - len(received)
+    assert frame["type"] == "reload.hint"
+    assert frame["payload"] == {"channels": ["enrichment"], "missed": missed}
+    assert missed > 0
+    assert await watcher.nothing()
+    assert await hints_among_frames(bystander) == []
+    after = (
+        stats.ephemeral_messages_lost,
+        stats.reload_hints_sent,
+        stats.messages_lost,
+        stats.resume_hints_sent,
+    )
+    assert [a - b for a, b in zip(after, before, strict=True)] == [missed, 1, 0, 0]
+    (logged,) = [r.getMessage() for r in caplog.records if "lost" in r.getMessage()]
+    assert f"lost {missed} ephemeral messages" in logged
+
+
+# A separate process that publishes: each run of it is a sender with a new id, counting from zero.
+PUBLISHER = """
+from realtime.broadcast import Message, publish_many
+progress = Message("enrichment.progress", {"batch_id": 1, "progress": 50, "current_step": "scoring"})
+for size in %r:
+    publish_many([progress] * size)
+"""
+
+
+async def test_a_sender_that_restarts_announces_nothing(
+    lossy_layer, settings, ws_connect, owner, fresh_redis_url, tmp_path
+):
+    lossy_layer()
+    settings.REALTIME_GAP_GRACE_SECONDS = 0.2
+    client = await ws_connect("/ws/", user=owner)
+    await client.request({"action": "subscribe", "channels": ["enrichment"]}, "subscribed")
+    before = (stats.ephemeral_messages_lost, stats.reload_hints_sent)
+    env = django_env(tmp_path, {"REDIS_URL": fresh_redis_url, "CHANNEL_LAYER_PREFIX": LAYER_PREFIX})
+    # The restarted sender's count passes the first one's in a bundle (several messages, one layer message).
+    for sizes in ([1, 1], [1, 3, 1]):
+        await asyncio.to_thread(manage, env, "shell", "-c", PUBLISHER % (sizes,))
+        for _ in range(sum(sizes)):
+            await client.receive_type("enrichment.progress", timeout=10)
+
+    assert not get_hub().streams.pending
+    assert await client.nothing(timeout=1)
+    assert (stats.ephemeral_messages_lost, stats.reload_hints_sent) == before

@@ -35,7 +35,8 @@ export class Versions {
 /**
  * Connect to /ws/, subscribe to `channels` (with `filters`) and resume after `since`.
  * `onEnvelope(frame)` gets each new envelope once; `onReload()` is called when the page must
- * re-read its lists (a gap in the history, or a hub that restarted with a fresh history).
+ * re-read its lists (a gap in the history, a hub that restarted with a fresh history, or live
+ * messages lost that nothing can replay).
  */
 export function connectLive({ channels, filters = undefined, since, onEnvelope, onReload }) {
   const state = { connection: "connecting", lastMessageAt: null, retryAt: null };
@@ -102,6 +103,14 @@ export function connectLive({ channels, filters = undefined, since, onEnvelope, 
         break;
       case "resume.gap":
         lastSequence = Math.max(lastSequence, frame.payload.last_sequence);
+        onReload();
+        break;
+      case "resume.hint":
+        // Live messages were lost on the way; the server still has them.
+        send({ action: "resume", since: Math.min(lastSequence, frame.payload.since), request_id: "resume" });
+        break;
+      case "reload.hint":
+        // Lost messages that nothing can replay (on channels this page listens to): re-read the lists.
         onReload();
         break;
       default:
