@@ -1,5 +1,6 @@
 """daphne as Lookout runs it: RFC close codes 1008/1009, handshake refusals with their HTTP status,
-quiet sends to a closing client, an unread-bytes probe, and a frame writer for the fan-out.
+quiet sends to a closing client, an unread-bytes probe (realtime/backpressure.py), and a frame
+writer for the fan-out.
 
 The frame writer (realtime/frames.py) takes a ready RFC 6455 frame to the connection's transport
 without autobahn's per-frame work, and the frames one socket gets in one loop iteration go out in
@@ -12,7 +13,9 @@ Imported only when serving: daphne.server installs Twisted's asyncio reactor on 
 """
 
 import asyncio
+import gc
 import json
+import logging
 import socket
 from collections import deque
 
@@ -20,10 +23,12 @@ from autobahn.websocket.types import ConnectionDeny
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 
-from realtime.backpressure import with_probe
+from realtime.backpressure import BACKLOG_KEY
 from realtime.consumers import CLOSE_POLICY, CLOSE_SLOW, CLOSE_TOO_BIG, RFC_CLOSE_CODES_KEY
 from realtime.frames import WRITER_KEY
 from realtime.refusals import CLOSE_UNAVAILABLE, HTTP_REFUSALS
+
+logger = logging.getLogger(__name__)
 
 # Seconds a client should wait before it retries a handshake refused with 503.
 RETRY_AFTER_SECONDS = 5
@@ -46,12 +51,27 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
     itself uses for those protocol-level closes.
     """
 
-    # Frames queued by write_frame in this loop iteration (None: none).
-    queued: list[bytes] | None = None
+    # The frames write_frame queued in this loop iteration: one frame, or a list of them (None: none).
+    # A frame alone is not wrapped in a list: bytes are no work for the garbage collector, a list
+    # per socket per message is (see LookoutServer.run).
+    queued: bytes | list[bytes] | None = None
     # Bytes handed to the transport so far, and where each write still (partly) in its buffer ends:
     # frame boundaries, so that a slow client's backlog can be cut without splitting a frame.
     stream_bytes = 0
     buffered_ends: deque | None = None
+    # Whether the transport is Twisted's TCP connection, whose buffer Lookout may read and trim
+    # (not TLS, say): known once the connection is made.
+    plain_tcp = False
+
+    def connectionMade(self):
+        self.plain_tcp = isinstance(getattr(self.transport, "socket", None), socket.socket) and hasattr(
+            self.transport, "dataBuffer"
+        )
+        super().connectionMade()
+
+    def unsent_bytes(self) -> int:
+        """Bytes written for the client that the kernel has not taken yet: its backlog."""
+        return _unsent_bytes(self.transport) if self.plain_tcp else 0
 
     def write_frame(self, frame: bytes) -> None:
         """Queue a ready text frame; every frame queued in one loop iteration goes out in one write."""
@@ -61,17 +81,20 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
             # Never negotiated nor reached by Lookout; autobahn's own path is right for either.
             self.sendMessage(frame[_payload_offset(frame) :])
             return
-        if self.queued is None:
-            self.queued = [frame]
-            asyncio.get_running_loop().call_soon(self.flush_frames)
+        queued = self.queued
+        if queued is None:
+            self.queued = frame
+            self.server.flush_later(self)
+        elif type(queued) is bytes:
+            self.queued = [queued, frame]
         else:
-            self.queued.append(frame)
+            queued.append(frame)
 
     def flush_frames(self) -> None:
         """Write the queued frames now (before anything else is written, to keep their order)."""
-        frames, self.queued = self.queued, None
-        if frames and self.state == self.STATE_OPEN:
-            self._write(frames[0] if len(frames) == 1 else b"".join(frames))
+        queued, self.queued = self.queued, None
+        if queued is not None and self.state == self.STATE_OPEN:
+            self._write(queued if type(queued) is bytes else b"".join(queued))
 
     def sendData(self, data, sync=False, chopsize=None):
         # Everything autobahn writes (handshake, pings, closes) goes through the same counted write.
@@ -82,7 +105,7 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
 
     def _write(self, data: bytes) -> None:
         transport = self.transport
-        if not _plain_tcp(transport):
+        if not self.plain_tcp:
             transport.write(data)
             return
         self.stream_bytes += len(data)
@@ -108,7 +131,7 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
         """Forget every frame the client has not started to receive (the one in progress stays whole)."""
         self.queued = None
         transport = self.transport
-        unsent = _unsent_bytes(transport) if _plain_tcp(transport) else 0
+        unsent = self.unsent_bytes()
         if not unsent or not self.buffered_ends:
             return
         sent = self.stream_bytes - unsent
@@ -171,11 +194,6 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
         super().serverSend(content, binary)
 
 
-def _plain_tcp(transport) -> bool:
-    """Whether `transport` is Twisted's TCP connection, whose buffer Lookout may read and trim."""
-    return isinstance(getattr(transport, "socket", None), socket.socket) and hasattr(transport, "dataBuffer")
-
-
 def _unsent_bytes(transport) -> int:
     # twisted.internet.abstract.FileDescriptor: dataBuffer[offset:] plus the not yet joined writes.
     return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
@@ -193,14 +211,40 @@ class LookoutServer(Server):
 
     def __init__(self, *args, ping_interval: float = PING_INTERVAL_SECONDS, **kwargs):
         super().__init__(*args, ping_interval=ping_interval, **kwargs)
+        # Connections with frames queued in this loop iteration: one callback writes them all.
+        self._flush_due: list[LookoutWebSocketProtocol] = []
+
+    def flush_later(self, protocol: LookoutWebSocketProtocol) -> None:
+        """Have `protocol`'s queued frames written at the end of this loop iteration."""
+        if not self._flush_due:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._flush_due.append(protocol)
+
+    def _flush(self) -> None:
+        due, self._flush_due = self._flush_due, []
+        for protocol in due:
+            try:
+                protocol.flush_frames()
+            except Exception:
+                # One connection's failure must not leave the others' frames queued for good.
+                logger.exception("writing queued frames failed")
 
     def run(self):
         # daphne builds its WebSocketFactory inside run() from the class attribute.
         WebSocketFactory.protocol = LookoutWebSocketProtocol
+        # Everything loaded so far (Django, the apps, daphne, Twisted) lives as long as the process:
+        # out of the collector's reach, a full collection scans only what the connections and the
+        # traffic made, about half the objects, which halves the pause every socket waits through.
+        gc.freeze()
         super().run()
 
     def create_application(self, protocol, scope):
         if scope.get("type") == "websocket":
-            # LookoutWebSocketProtocol sends 1008/1009 and writes ready frames.
-            scope = {**scope, RFC_CLOSE_CODES_KEY: True, WRITER_KEY: protocol.write_frame}
-        return super().create_application(protocol, with_probe(scope, protocol))
+            # LookoutWebSocketProtocol sends 1008/1009, writes ready frames and tells the backlog.
+            scope = {
+                **scope,
+                RFC_CLOSE_CODES_KEY: True,
+                WRITER_KEY: protocol.write_frame,
+                BACKLOG_KEY: protocol.unsent_bytes,
+            }
+        return super().create_application(protocol, scope)

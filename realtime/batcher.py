@@ -176,6 +176,21 @@ class MessageBatcher:
                 queue.timer.add_done_callback(self._timers.discard)
         return True
 
+    def send_unbatched(self, message: Message, send: Callable[[Message], object]) -> None:
+        """queue_message for a channel that is not batched, through a synchronous `send`.
+
+        The same counting as queue_message's immediate send, without a coroutine per message: the
+        hub hands one message to every socket in turn, and this is most of what each costs.
+        """
+        try:
+            send(message)
+        except Exception:
+            self.send_errors += 1
+            self.messages_dropped += 1
+            logger.exception("batcher send failed; a %s frame dropped", type(message).__name__)
+        else:
+            self._metrics.total_immediate_sends += 1
+
     async def flush_channel(self, channel: str) -> int:
         """Send a channel's pending messages now; return how many were flushed."""
         queue = self._queues.get(channel)

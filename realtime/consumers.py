@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable
 
 import orjson
 from channels.db import database_sync_to_async
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from events.selectors import job_visible_to
 from realtime.auth import VIEWER_KEY, viewer_recheck
-from realtime.backpressure import SCOPE_KEY
+from realtime.backpressure import BACKLOG_KEY
 from realtime.batcher import MessageBatcher
 from realtime.broadcast import CONTROL_GROUP, group_name, user_group
 from realtime.connection_figures import batcher_counters
@@ -81,7 +82,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(rate=20, burst=40)
         # Read once: a Django setting costs a LazySettings lookup, and this one is checked per frame.
         self.buffer_bound = settings.REALTIME_CLIENT_BUFFER_BYTES
-        self.probe = self.scope.get(SCOPE_KEY)
+        self.probe = self.scope.get(BACKLOG_KEY)
         self.write_frame = self.scope.get(WRITER_KEY)
         self.flood_strikes = 0
         self.batcher = MessageBatcher(batch_interval_ms=100, max_batch_size=50, batch_channels={"detections"})
@@ -157,22 +158,29 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     # --- server → client ------------------------------------------------------------------------
 
-    async def deliver(self, message: dict) -> None:
-        """A message from the hub: filter it for this user and forward the ready text."""
+    def deliver(self, message: dict) -> Awaitable[None] | None:
+        """A message from the hub: filter it for this user and forward the ready text.
+
+        Not a coroutine: under Lookout's daphne a message on an unbatched channel is written here and
+        now, and only the rest (batching, a visibility change, the ASGI send) returns an awaitable.
+        """
         if message.get("control") == "visibility":
-            await self._visibility_changed(message.get("user_id"))
-            return
+            return self._visibility_changed(message.get("user_id"))
         meta = message["meta"]
         if not self.viewer.may_see(meta):
-            return
+            return None
         if not message.get("direct"):  # sent to this user or to everyone: whatever the subscriptions
             filters = self.subscriptions.get(meta["channel"])
             if filters is None or not filters.allows(meta):
-                return
+                return None
         if self.replay_buffer is not None and meta["sequence"] is not None:
             self.replay_buffer.append((meta["sequence"], message["text"]))
-            return
-        await self.batcher.queue_message(meta["channel"], message["text"], self.send_text)
+            return None
+        channel = meta["channel"]
+        if self.write_frame is not None and channel not in self.batcher.batch_channels:
+            self.batcher.send_unbatched(message["text"], self._write_text)
+            return None
+        return self.batcher.queue_message(channel, message["text"], self.send_text)
 
     async def _visibility_changed(self, user_id: int | None) -> None:
         """Grants changed (user_id None) or this user did: recompute, or close if they may not connect now."""
@@ -195,13 +203,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.user, self.viewer = rechecked
 
     async def send_text(self, text: str) -> None:
+        if self.write_frame is not None:
+            self._write_text(text)
+        elif not (self.closing or self._stopped_reading()):
+            await self.send(text_data=text)
+            stats.frames_sent += 1
+
+    def _write_text(self, text: str) -> None:
+        """Lookout's daphne: queue the text's frame, built once for every socket that gets the same text."""
         if self.closing or self._stopped_reading():
             return
-        if self.write_frame is not None:
-            # Lookout's daphne: the same text to many sockets is framed once (realtime/frames.py).
-            self.write_frame(shared_text_frame(text))
-        else:
-            await self.send(text_data=text)
+        self.write_frame(shared_text_frame(text))
         stats.frames_sent += 1
 
     def _stopped_reading(self) -> bool:

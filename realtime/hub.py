@@ -50,7 +50,9 @@ from realtime.refusals import OUTAGE_ERRORS, outage
 
 logger = logging.getLogger(__name__)
 
-Listener = Callable[[dict], Awaitable[None]]
+# A listener handles a message at once and returns None, or returns what to await: most messages
+# are written to a socket without a coroutine per socket (see RealtimeConsumer.deliver).
+Listener = Callable[[dict], Awaitable[None] | None]
 # channels-redis drops a group member `group_expiry` seconds after its last group_add (that is
 # how a killed instance's hub leaves the groups): re-join this many times within it, so that a
 # refresh or two lost to a hiccup never drops a live hub.
@@ -182,7 +184,9 @@ class Hub:
                 self._gap_opened.set()
             for listener in listeners:
                 try:
-                    await listener(item)
+                    pending = listener(item)
+                    if pending is not None:
+                        await pending
                 except Exception:
                     logger.exception("realtime listener failed")
 

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from events.tests.factories import make_event
 from project.asgi import application
-from realtime.backpressure import SCOPE_KEY
+from realtime.backpressure import BACKLOG_KEY
 from realtime.tests.conftest import Client, db
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,7 +19,7 @@ async def test_a_client_marked_too_slow_is_closed_4008_and_gets_no_frame_after(o
     communicator = WebsocketCommunicator(
         application, "/ws/events/", headers=[(b"authorization", f"Token {key}".encode())]
     )
-    communicator.scope[SCOPE_KEY] = lambda: unread["bytes"]
+    communicator.scope[BACKLOG_KEY] = lambda: unread["bytes"]
     connected, _ = await communicator.connect(timeout=3)
     assert connected
     client = Client(communicator)
