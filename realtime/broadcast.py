@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from operator import itemgetter
@@ -228,9 +229,9 @@ async def _group_send_all(frames: list[tuple[str, dict]]) -> None:
         bundle = messages[0] if len(messages) == 1 else {"type": DELIVERY_TYPE, "bundle": messages}
         # Durable messages are numbered by the outbox already; the rest are counted here.
         unsequenced = sum(1 for m in messages if m.get("meta", {}).get("sequence") is None)
-        await layer.group_send(
-            group, {**bundle, "group": group, "transport": _numbers.take(group, unsequenced)}
-        )
+        # `sent_at` (wall clock) lets a hub tell that it is behind its channel (realtime/hub.py).
+        message = {**bundle, "group": group, "transport": _numbers.take(group, unsequenced)}
+        await layer.group_send(group, {**message, "sent_at": time.time()})
 
 
 def notify_visibility_changed(*, user_id: int | None = None) -> None:

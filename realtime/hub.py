@@ -83,6 +83,8 @@ class Hub:
         self.gaps = SequenceGaps()
         self.streams = StreamGaps()
         self._gap_opened = asyncio.Event()
+        # Set when a message arrived later than the gap grace period: the hub is behind its channel.
+        self._behind = asyncio.Event()
         # Group → when this hub joined it: messages published before were not all ours to get.
         self._joined_at: dict[str, datetime] = {}
         self._loss_logged_at: float | None = None
@@ -141,6 +143,7 @@ class Hub:
                 "heartbeat": (self._heartbeat_due, self._send_heartbeats),
                 "group_refresh": (self._refresh_due, self._refresh_groups),
                 "gap_check": (self._gaps_due, self._check_gaps),
+                "backlog_tail": (self._backlog_seen, self._expect_outbox_tail),
             }
             if figures_shared():
                 loops["connection_figures"] = (self._figures_due, connection_figures_share)
@@ -173,6 +176,9 @@ class Hub:
         now = time.monotonic()
         if self.streams.received(message, now):
             self._gap_opened.set()
+        sent_at = message.get("sent_at")
+        if sent_at is not None and time.time() - sent_at > settings.REALTIME_GAP_GRACE_SECONDS:
+            self._behind.set()
         # A bundle carries consecutive messages of one publish to this group (see broadcast.py).
         for index, item in enumerate(message.get("bundle") or (message,)):
             if index:
@@ -194,14 +200,31 @@ class Hub:
         await asyncio.sleep(settings.REALTIME_HEARTBEAT_SECONDS)
 
     async def _send_heartbeats(self) -> None:
-        last_sequence = await database_sync_to_async(outbox_last_sequence)()
-        if self.gaps.expect_through(last_sequence, time.monotonic()):
-            self._gap_opened.set()
+        last_sequence = await self._expect_outbox_tail()
         for connection in tuple(self.connections):
             try:
                 await connection.send_heartbeat(last_sequence)
             except Exception:
                 logger.exception("heartbeat failed")
+
+    async def _expect_outbox_tail(self) -> int:
+        """Read the outbox's newest sequence: what follows what this hub received may be lost (a tail)."""
+        last_sequence = await database_sync_to_async(outbox_last_sequence)()
+        if self.gaps.expect_through(last_sequence, time.monotonic()):
+            self._gap_opened.set()
+        return last_sequence
+
+    async def _backlog_seen(self) -> None:
+        """Wait for a message that arrived late, then a grace period.
+
+        A hub that far behind its channel may lose the end of the backlog to the layer's expiry
+        (channels-redis drops the whole channel once nothing was sent to it for `expiry` seconds),
+        and no later message would show the hole: reading the outbox's tail then does, without
+        waiting for the next heartbeat. While the backlog lasts this repeats once a grace period.
+        """
+        await self._behind.wait()
+        self._behind.clear()
+        await asyncio.sleep(settings.REALTIME_GAP_GRACE_SECONDS)
 
     async def _figures_due(self) -> None:
         """Wait until the connections change or the figures need refreshing; then a pace, so that

@@ -69,7 +69,7 @@ def test_a_durable_message_reaches_its_channels_group_numbered_as_its_outbox_row
     assert got["lookout.alerts"] == []
     row = OutboxMessage.objects.get()
     assert row.camera_id == "garage"  # from the payload: the admin lists the outbox by camera
-    assert set(message) == {"type", "text", "meta", "group", "transport"}
+    assert set(message) == {"type", "text", "meta", "group", "transport", "sent_at"}
     _sender, before, after = message["transport"]
     assert before == after  # numbered by the outbox: not counted again
     assert (message["type"], message["group"]) == ("realtime.deliver", "lookout.events")
@@ -182,6 +182,7 @@ def test_a_visibility_change_tells_the_control_group_after_commit(layer_groups, 
     (message,) = got["lookout.control"]
     _sender, before, after = message.pop("transport")
     assert after == before + 1
+    assert isinstance(message.pop("sent_at"), float)
     assert message == {
         "type": "realtime.deliver",
         "control": "visibility",

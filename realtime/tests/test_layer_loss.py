@@ -94,10 +94,18 @@ async def frames_until(client, answer: str, sequences: set[int]) -> dict:
         ({"capacity": 5}, 0, "a later message"),
         # Nothing follows the lost messages: the heartbeat's read of the outbox shows them.
         ({"capacity": 5}, 0, "the heartbeat"),
+        # Nor here, but what arrived came late (the hub was behind): a read of the outbox at once
+        # shows them, long before the next heartbeat.
+        ({"capacity": 5}, 1.5, "the backlog"),
         # Redis drops the hub's whole channel key once nothing was sent to it for `expiry` seconds.
         ({"expiry": 2}, 3.5, "a later message"),
     ],
-    ids=["capacity overflow", "capacity overflow at the end", "expiry"],
+    ids=[
+        "capacity overflow",
+        "capacity overflow at the end",
+        "capacity overflow at the end of a backlog",
+        "expiry",
+    ],
 )
 async def test_messages_the_layer_dropped_are_announced_and_recovered_by_resume(
     lossy_layer, settings, ws_connect, owner, cameras, caplog, config, then_wait, hole_shown_by
