@@ -182,6 +182,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return None
         return self.batcher.queue_message(channel, message["text"], self.send_text)
 
+    async def recheck_access(self) -> None:
+        """Re-read this connection's user, credential and grants (a notice about them may have been lost)."""
+        await self._visibility_changed(self.viewer.user_id)
+
     async def _visibility_changed(self, user_id: int | None) -> None:
         """Grants changed (user_id None) or this user did: recompute, or close if they may not connect now."""
         if user_id is not None and user_id != self.viewer.user_id:

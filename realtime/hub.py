@@ -33,7 +33,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from realtime.broadcast import group_channel, group_name, stored_message_group
+from realtime.broadcast import CONTROL_GROUP, group_channel, group_name, stored_message_group
 from realtime.counters import stats
 from realtime.deployment_connections import (
     PUBLISH_PACE_SECONDS,
@@ -329,6 +329,15 @@ class Hub:
                     stats.reload_hints_sent += 1
             except Exception:
                 logger.exception("loss hint failed")
+        if CONTROL_GROUP in ephemeral:
+            # A lost notice may have revoked someone's access or changed their grants, and which is
+            # not known: every connection re-reads its own (one query each, on a rare event).
+            for connection in tuple(self.connections):
+                if connection.deliver in self.listeners.get(CONTROL_GROUP, ()):
+                    try:
+                        await connection.recheck_access()
+                    except Exception:
+                        logger.exception("access recheck failed")
         self._log_loss(durable, ephemeral, told)
 
     def _log_loss(

@@ -12,11 +12,12 @@ from django.db import connection
 
 from events.tests.factories import make_event
 from project.testing.servers import django_env, manage
-from realtime.broadcast import Message, publish_many
+from realtime.broadcast import Message, notify_visibility_changed, publish_many
 from realtime.counters import stats
 from realtime.hub import get_hub
 from realtime.models import OutboxMessage
 from realtime.tests.conftest import db
+from realtime.tests.test_revocation import admin_save, close_code
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -194,7 +195,7 @@ async def test_lost_ephemeral_messages_are_announced_to_the_clients_of_their_cha
 
 # A separate process that publishes: each run of it is a sender with a new id, counting from zero.
 PUBLISHER = """
-from realtime.broadcast import Message, publish_many
+from realtime.broadcast import Message, notify_visibility_changed, publish_many
 progress = Message("enrichment.progress", {"batch_id": 1, "progress": 50, "current_step": "scoring"})
 for size in %r:
     publish_many([progress] * size)
@@ -219,3 +220,39 @@ async def test_a_sender_that_restarts_announces_nothing(
     assert not get_hub().streams.pending
     assert await client.nothing(timeout=1)
     assert (stats.ephemeral_messages_lost, stats.reload_hints_sent) == before
+
+
+def revoke_behind_notices(user, others: int) -> None:
+    """`others` visibility notices about nobody in particular, then `user` made inactive (its notice too)."""
+    try:
+        for _ in range(others):
+            notify_visibility_changed()
+        admin_save(user, is_active=False)
+    finally:
+        connection.close()
+
+
+async def test_a_lost_access_notice_makes_every_connection_recheck_its_own(
+    lossy_layer, settings, ws_connect, owner, viewer
+):
+    lossy_layer(capacity=5)
+    settings.REALTIME_GAP_GRACE_SECONDS = 0.2
+    revoked = await ws_connect("/ws/events/", user=viewer)
+    kept = await ws_connect("/ws/events/", user=owner)
+    # Joined on the event loop's own thread, so the hub cannot receive while the notices are sent:
+    # the viewer's own notice is past the hub channel's capacity, and lost.
+    burst = threading.Thread(target=revoke_behind_notices, args=(viewer, 10))
+    burst.start()
+    burst.join()
+    # A later notice shows how many did not come, once it finds room in the hub's channel (the hub
+    # drains it one notice at a time, each a database read per connection).
+    hub, lost_before = get_hub(), stats.ephemeral_messages_lost
+    async with asyncio.timeout(30):
+        while not hub.streams.holes and stats.ephemeral_messages_lost == lost_before:
+            await db(notify_visibility_changed)
+            await asyncio.sleep(0.1)
+
+    assert await close_code(revoked) == 4403
+    assert (await kept.receive_type("reload.hint", timeout=15))["payload"]["channels"] is None
+    await kept.send({"action": "ping", "request_id": "still-open"})
+    assert (await kept.receive_type("pong", timeout=15))["payload"]["request_id"] == "still-open"
