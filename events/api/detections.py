@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.utils import html
 
 from cameras.serializers import CameraIdField
+from events.api.plain_rows import PlainRowsListSerializer
 from events.api.snapshots import snapshot_url
 from events.filters import DetectionFilter
 from events.models import Detection, DetectionBatch, detected_at_plausible, snapshot_size_allowed
@@ -129,6 +130,10 @@ class DetectionWriteSerializer(serializers.Serializer):
         max_length=DetectionBatch._meta.get_field("source_batch_id").max_length,
         help_text="Your pipeline's own batch label (optional); see the description.",
     )
+
+    class Meta:
+        # Bulk posts: plain rows skip DRF's per-field machinery, with the same rules.
+        list_serializer_class = PlainRowsListSerializer
 
 
 def one_or_many(component_name: str, serializer: type[serializers.Serializer]) -> PolymorphicProxySerializer:
