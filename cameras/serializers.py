@@ -44,7 +44,10 @@ class CameraIdField(serializers.CharField):
 
     def run_validation(self, data=empty) -> Camera:
         # The slug is checked as a string first (type, length), then resolved.
-        slug = super().run_validation(data)
+        return self.resolve(super().run_validation(data))
+
+    def resolve(self, slug: str) -> Camera:
+        """The enabled camera `slug` names that the caller may write for; a field error otherwise."""
         if slug not in self._resolved:
             user = self.context["request"].user
             self._resolved[slug] = cameras_writable_by(user, self.write_perm).filter(pk=slug).first()

@@ -24,6 +24,7 @@ from events.risk import risk_level_for
 from events.rules import rule_matches
 from events.selectors import snapshots_best_first
 from events.signals import detections_created
+from project.bulk_insert import bulk_insert
 
 BBOX_FIELDS = {"x": "bbox_x", "y": "bbox_y", "width": "bbox_width", "height": "bbox_height"}
 
@@ -33,13 +34,15 @@ class AlertTransitionError(Exception):
 
 
 @transaction.atomic
-def detection_ingest(*, rows: Iterable[dict]) -> list[Detection]:
-    """Store validated detection rows in one transaction (all or nothing), each in its camera's
-    open batch, and mark the cameras seen.
+def detection_ingest(*, rows: Iterable[dict], validated: bool = False) -> list[Detection]:
+    """Store detection rows in one transaction (all or nothing), each in its camera's open batch,
+    and mark the cameras seen.
 
     Each row: camera (Camera), object_type, confidence, detected_at, and optional bbox
     ({"x", "y", "width", "height"}), snapshot, batch_id (the label of a pipeline that batches
-    itself: its detections share a batch of their own).
+    itself: its detections share a batch of their own). Each row is validated by the model's
+    rules, unless `validated` says the caller's DetectionWriteSerializer already ran them (its
+    fields carry the model's validators).
     """
     now = timezone.now()
     batches: dict[tuple[str, str], DetectionBatch] = {}
@@ -58,12 +61,13 @@ def detection_ingest(*, rows: Iterable[dict]) -> list[Detection]:
             batch=batches[key],
             **{column: bbox.get(key) for key, column in BBOX_FIELDS.items()},
         )
-        # The camera and batch were resolved here; validating them again costs queries per row.
-        # The confidence check constraint restates the field's validators (run by clean_fields)
-        # and the insert enforces it: validating it here would cost one SELECT per row.
-        detection.full_clean(exclude=["camera", "event", "batch"], validate_constraints=False)
+        if not validated:
+            # The camera and batch were resolved here; validating them again costs queries per row.
+            # The confidence check constraint restates the field's validators (run by clean_fields)
+            # and the insert enforces it: validating it here would cost one SELECT per row.
+            detection.full_clean(exclude=["camera", "event", "batch"], validate_constraints=False)
         detections.append(detection)
-    Detection.objects.bulk_create(detections)
+    bulk_insert(detections)
     detections_created.send(sender=Detection, detections=detections)
     camera_mark_seen(camera_ids={d.camera_id for d in detections}, at=now)
     return detections

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from project.bulk_insert import bulk_insert
 from realtime.envelope import Envelope
 from realtime.models import OutboxMessage, OutboxWatermark
 
@@ -33,20 +34,20 @@ def outbox_append(envelopes: Sequence[Envelope]) -> list[OutboxMessage]:
     """Store durable envelopes in the current transaction; their ids become their sequences."""
     with transaction.atomic():
         _hold_sequence_lock()
-        return OutboxMessage.objects.bulk_create(
-            [
-                OutboxMessage(
-                    event_type=e.event_type,
-                    channel=e.channel,
-                    camera_id=e.camera_id,
-                    owner_id=e.owner_id,
-                    payload=e.payload,
-                    correlation_id=e.correlation_id or "",
-                    created_at=e.timestamp,
-                )
-                for e in envelopes
-            ]
-        )
+        messages = [
+            OutboxMessage(
+                event_type=e.event_type,
+                channel=e.channel,
+                camera_id=e.camera_id,
+                owner_id=e.owner_id,
+                payload=e.payload,
+                correlation_id=e.correlation_id or "",
+                created_at=e.timestamp,
+            )
+            for e in envelopes
+        ]
+        bulk_insert(messages)
+        return messages
 
 
 def outbox_last_sequence() -> int:

@@ -1,6 +1,7 @@
 """The detections API: filtered lists, single or bulk posts from a pipeline, snapshots behind visibility."""
 
 import mimetypes
+from datetime import datetime
 
 from django.conf import settings
 from django.http import FileResponse, Http404
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.utils import html
 
 from cameras.serializers import CameraIdField
+from events.api.plain_rows import PlainRowsListSerializer
 from events.api.snapshots import snapshot_url
 from events.filters import DetectionFilter
 from events.models import Detection, DetectionBatch, detected_at_plausible, snapshot_size_allowed
@@ -104,6 +106,30 @@ class DetectionSerializer(serializers.ModelSerializer):
     def get_snapshot_url(self, detection: Detection) -> str | None:
         return snapshot_url(self.context["request"], detection.pk if detection.snapshot else None)
 
+    def to_representation(self, detection: Detection) -> dict:
+        # What DRF's walk over the fields above answers (a test holds the two equal), built
+        # directly: a bulk post answers 1,000 detections, and the walk cost ~11 % of its CPU.
+        return {
+            "id": detection.id,
+            "camera_id": detection.camera_id,
+            "object_type": detection.object_type,
+            "confidence": detection.confidence,
+            "bbox": detection.bbox,
+            "detected_at": self._time(detection.detected_at),
+            "snapshot_url": self.get_snapshot_url(detection),
+            "batch_id": detection.batch_id,
+            "event_id": detection.event_id,
+            "created_at": self._time(detection.created_at),
+        }
+
+    def _time(self, value: datetime) -> str | None:
+        # DRF's format for the time (the current zone, "Z" for UTC), once per distinct time: the
+        # detections of one answer share theirs.
+        times = self.__dict__.setdefault("_times", {})
+        if value not in times:
+            times[value] = self.fields["detected_at"].to_representation(value)
+        return times[value]
+
 
 class DetectionWriteSerializer(serializers.Serializer):
     """A detection as a pipeline posts it; a snapshot only with a single detection sent as multipart.
@@ -129,6 +155,10 @@ class DetectionWriteSerializer(serializers.Serializer):
         max_length=DetectionBatch._meta.get_field("source_batch_id").max_length,
         help_text="Your pipeline's own batch label (optional); see the description.",
     )
+
+    class Meta:
+        # Bulk posts: plain rows skip DRF's per-field machinery, with the same rules.
+        list_serializer_class = PlainRowsListSerializer
 
 
 def one_or_many(component_name: str, serializer: type[serializers.Serializer]) -> PolymorphicProxySerializer:
@@ -180,7 +210,7 @@ class DetectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         )
         write.is_valid(raise_exception=True)
         rows = write.validated_data if many else [write.validated_data]
-        detections = detection_ingest(rows=rows)
+        detections = detection_ingest(rows=rows, validated=True)
         read = self.get_serializer(detections if many else detections[0], many=many)
         return Response(read.data, status=status.HTTP_201_CREATED)
 
