@@ -63,7 +63,7 @@ def _drain(layer, channel: str) -> list[dict]:
 
 
 def test_a_durable_message_reaches_its_channels_group_numbered_as_its_outbox_row(layer_groups):
-    before = stats.published
+    published_before = stats.published
     got = layer_groups(["lookout.events", "lookout.alerts"], lambda: publish("event.created", EVENT))
     (message,) = got["lookout.events"]
     assert got["lookout.alerts"] == []
@@ -90,7 +90,7 @@ def test_a_durable_message_reaches_its_channels_group_numbered_as_its_outbox_row
         "object_types": None,
         "job_id": None,
     }
-    assert stats.published == before + 1
+    assert stats.published == published_before + 1
 
 
 def test_a_producers_camera_and_correlation_id_are_kept(layer_groups):
