@@ -8,7 +8,6 @@ import logging
 from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
@@ -17,6 +16,8 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare
 from rest_framework.authtoken.models import Token
 
+from realtime.database_hop import database_hop
+from realtime.outbox import outbox_last_sequence
 from realtime.ratelimit import handshake_allowed
 from realtime.refusals import CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage, refuse
 from realtime.subscriptions import Viewer
@@ -25,6 +26,8 @@ from realtime.visibility import viewer_for
 
 # The connection's Viewer, computed at the handshake (the consumer reads it from the scope).
 VIEWER_KEY = "lookout.viewer"
+# The outbox's last sequence when the handshake was admitted (connection.established carries it).
+LAST_SEQUENCE_KEY = "lookout.last_sequence"
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +77,11 @@ def authenticate(scope, *, cookie_allowed: bool):
 
 
 def handshake_admit(scope, *, origin: bytes | None):
-    """The scope keys of an admitted handshake (user, credential, viewer), or None to refuse it.
+    """The scope keys of an admitted handshake (user, credential, viewer, last sequence), or None.
 
-    One thread hop for the whole handshake: the handshake budget (cache), the credential and
-    what the user may see (database) are read together, each a round trip of its own otherwise.
+    One thread hop for the whole handshake: the handshake budget (cache), the credential, what
+    the user may see and the outbox's last sequence (database) are read together, each a round
+    trip of its own otherwise.
     """
     client = scope.get("client") or ("unknown", 0)
     if origin is not None and not origin_allowed(origin):
@@ -88,7 +92,15 @@ def handshake_admit(scope, *, origin: bytes | None):
     user, method, credential = authenticate(scope, cookie_allowed=origin is not None)
     if user is None:
         return None
-    return {"user": user, "auth_method": method, "auth_credential": credential, VIEWER_KEY: viewer_for(user)}
+    return {
+        "user": user,
+        "auth_method": method,
+        "auth_credential": credential,
+        VIEWER_KEY: viewer_for(user),
+        # Read before the connection joins its groups: whatever is committed after it reaches
+        # the client live or by `resume` from it, never neither.
+        LAST_SEQUENCE_KEY: outbox_last_sequence(),
+    }
 
 
 def credential_user(*, user_id: int, method: str, credential: str | None):
@@ -140,7 +152,7 @@ class HandshakeMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         origin = dict(scope.get("headers", ())).get(b"origin")
         try:
-            admitted = await database_sync_to_async(handshake_admit)(scope, origin=origin)
+            admitted = await database_hop(handshake_admit)(scope, origin=origin)
         except OUTAGE_ERRORS as error:
             # An outage, not a bug: one line in the log, and the client may retry later.
             logger.warning("refusing a WebSocket handshake: %s", outage(error))

@@ -5,24 +5,24 @@ import logging
 import uuid
 
 import orjson
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
 from events.selectors import job_visible_to
-from realtime.auth import VIEWER_KEY, viewer_recheck
+from realtime.auth import LAST_SEQUENCE_KEY, VIEWER_KEY, viewer_recheck
 from realtime.backpressure import SCOPE_KEY
 from realtime.batcher import MessageBatcher
 from realtime.broadcast import CONTROL_GROUP, group_name, user_group
 from realtime.connection_figures import batcher_counters
 from realtime.counters import stats
+from realtime.database_hop import database_hop
 from realtime.envelope import encode_frame
 from realtime.event_types import DURABLE_CHANNELS
 from realtime.event_types import WebSocketEventType as T
 from realtime.frames import WRITER_KEY, shared_text_frame
 from realtime.hub import get_hub
-from realtime.outbox import outbox_last_sequence, outbox_replay
+from realtime.outbox import outbox_replay
 from realtime.ratelimit import TokenBucket
 from realtime.refusals import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage
 from realtime.subscriptions import CHANNELS, FilterError, Filters, Viewer, parse_filters
@@ -119,7 +119,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 "user": {"id": user.pk, "username": user.get_username(), "is_staff": user.is_staff},
                 "channels": sorted(self.subscriptions),
                 "server_time": timezone.now().isoformat(),
-                "last_sequence": await database_sync_to_async(outbox_last_sequence)(),
+                "last_sequence": self.scope[LAST_SEQUENCE_KEY],
             },
         )
 
@@ -180,9 +180,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return  # a notice about another user costs this connection nothing
         try:
             if user_id is None:
-                self.viewer = await database_sync_to_async(viewer_for)(self.user)
+                self.viewer = await database_hop(viewer_for)(self.user)
                 return
-            rechecked = await database_sync_to_async(viewer_recheck)(self.scope)
+            rechecked = await database_hop(viewer_recheck)(self.scope)
         except OUTAGE_ERRORS as error:
             # Fail closed: the change may take a grant away, and it cannot be read now.
             logger.warning("closing a connection of %s on a grant change: %s", self.endpoint, outage(error))
@@ -335,7 +335,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         try:
             await self.batcher.flush_all()
             channels = set(self.subscriptions) & DURABLE_CHANNELS
-            replay = await database_sync_to_async(outbox_replay)(since=since, channels=channels)
+            replay = await database_hop(outbox_replay)(since=since, channels=channels)
             frames = {
                 envelope.sequence: envelope.text()
                 for envelope in replay.envelopes
@@ -401,7 +401,7 @@ class JobConsumer(RealtimeConsumer):
 
     async def admit(self) -> bool:
         self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
-        visible = await database_sync_to_async(job_visible_to)(self.job_id, self.scope["user"])
+        visible = await database_hop(job_visible_to)(self.job_id, self.scope["user"])
         if visible is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return False
