@@ -42,9 +42,13 @@ def origin_allowed(origin: bytes) -> bool:
     return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
 
 
+# Looked up with get(), not first(): one row at most, and first()'s ORDER BY costs each handshake.
 def _token_user(key: str):
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token and token.user.is_active else None
+    try:
+        token = Token.objects.select_related("user").get(key=key)
+    except Token.DoesNotExist:
+        return None
+    return token.user if token.user.is_active else None
 
 
 def _user_by_id(user_id: int):
