@@ -229,9 +229,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             payload = {**payload, "request_id": request_id}
         await self.send_text(encode_frame(event_type, payload, timestamp=timezone.now()))
 
-    async def send_heartbeat(self, last_sequence: int) -> None:
-        await self.send_control(T.HEARTBEAT, {"last_sequence": last_sequence})
-
     # --- client → server ------------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None) -> None:

@@ -41,6 +41,7 @@ from realtime.deployment_connections import (
     figures_shared,
     refresh_seconds,
 )
+from realtime.envelope import encode_frame
 from realtime.event_types import DURABLE_CHANNELS
 from realtime.event_types import WebSocketEventType as T
 from realtime.gaps import SequenceGaps
@@ -185,9 +186,11 @@ class Hub:
         last_sequence = await database_sync_to_async(outbox_last_sequence)()
         if self.gaps.expect_through(last_sequence, time.monotonic()):
             self._gap_opened.set()
+        # One text for every connection, so that it is encoded (and framed) once, not once per socket.
+        text = encode_frame(T.HEARTBEAT, {"last_sequence": last_sequence}, timestamp=timezone.now())
         for connection in tuple(self.connections):
             try:
-                await connection.send_heartbeat(last_sequence)
+                await connection.send_text(text)
             except Exception:
                 logger.exception("heartbeat failed")
 
