@@ -12,6 +12,7 @@ Imported only when serving: daphne.server installs Twisted's asyncio reactor on 
 """
 
 import asyncio
+import inspect
 import json
 import socket
 from collections import deque
@@ -19,6 +20,7 @@ from collections import deque
 from autobahn.websocket.types import ConnectionDeny
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from twisted.internet import reactor
 
 from realtime.backpressure import with_probe
 from realtime.consumers import CLOSE_POLICY, CLOSE_SLOW, CLOSE_TOO_BIG, RFC_CLOSE_CODES_KEY
@@ -36,6 +38,9 @@ SLOW_CLOSE_TIMEOUT_SECONDS = 30
 # keeps proxies from timing a quiet socket out, so pings only find dead peers: every 2 minutes
 # is enough, and 5,000 idle sockets cost 40 pings a second, not 250.
 PING_INTERVAL_SECONDS = 120
+# daphne checks every connection's timeouts every 2 s. An open WebSocket has only its ping (every
+# PING_INTERVAL_SECONDS) and its lifetime limit to check: every this many checks is soon enough.
+OPEN_SOCKET_CHECK_EVERY = 5
 
 
 class LookoutWebSocketProtocol(WebSocketProtocol):
@@ -46,12 +51,34 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
     itself uses for those protocol-level closes.
     """
 
+    # autobahn copies its ~30 options from the factory onto every connection, and pretty-prints
+    # them for a debug line that it builds even when debug logging is off: a tenth of the server's
+    # time per handshake, and a per-socket __dict__ of twice the size. Here the options are read
+    # once, onto the class, from the factory of the first connection (daphne has one).
+    CONFIG_ATTRS = ()
+    options_factory = None
+
     # Frames queued by write_frame in this loop iteration (None: none).
     queued: list[bytes] | None = None
     # Bytes handed to the transport so far, and where each write still (partly) in its buffer ends:
     # frame boundaries, so that a slow client's backlog can be cut without splitting a frame.
     stream_bytes = 0
     buffered_ends: deque | None = None
+
+    def _connectionMade(self):
+        factory = self.factory
+        cls = LookoutWebSocketProtocol
+        if cls.options_factory is None:
+            for name in WebSocketProtocol.CONFIG_ATTRS:
+                value = getattr(factory, name)
+                # A function option (perMessageCompressionAccept) must not become a method.
+                setattr(cls, name, staticmethod(value) if inspect.isfunction(value) else value)
+            cls.options_factory = factory
+        elif cls.options_factory is not factory:
+            # A second server in this process, with options of its own: autobahn's per-socket copy.
+            for name in WebSocketProtocol.CONFIG_ATTRS:
+                setattr(self, name, getattr(factory, name))
+        super()._connectionMade()
 
     def write_frame(self, frame: bytes) -> None:
         """Queue a ready text frame; every frame queued in one loop iteration goes out in one write."""
@@ -197,10 +224,49 @@ class LookoutServer(Server):
     def run(self):
         # daphne builds its WebSocketFactory inside run() from the class attribute.
         WebSocketFactory.protocol = LookoutWebSocketProtocol
+        # Connections that closed or whose application finished: all that application_checker has to visit.
+        self.settling: set = set()
+        self.timeout_checks = 0
         super().run()
+
+    def protocol_disconnected(self, protocol):
+        super().protocol_disconnected(protocol)
+        self.settling.add(protocol)
+
+    def application_checker(self):
+        """daphne's clean-up of ended connections, visiting only those, not every open socket each second."""
+        everything, due = self.connections, self.settling
+        self.settling = set()
+        # daphne's loop reads and deletes in self.connections: give it the due ones only.
+        self.connections = {protocol: everything[protocol] for protocol in due if protocol in everything}
+        try:
+            super().application_checker()
+        finally:
+            checked, self.connections = self.connections, everything
+            for protocol in due:
+                if protocol not in checked:
+                    everything.pop(protocol, None)
+            # Closed, but its application still finishing (or to be killed after its close timeout).
+            self.settling.update(protocol for protocol, state in checked.items() if "disconnected" in state)
+
+    def timeout_checker(self):
+        """daphne's timeout and ping checks; open WebSockets only every OPEN_SOCKET_CHECK_EVERY-th time."""
+        self.timeout_checks += 1
+        if self.timeout_checks % OPEN_SOCKET_CHECK_EVERY == 0:
+            super().timeout_checker()
+            return
+        for protocol in list(self.connections):
+            if not (isinstance(protocol, WebSocketProtocol) and protocol.state == protocol.STATE_OPEN):
+                protocol.check_timeouts()
+        reactor.callLater(2, self.timeout_checker)
 
     def create_application(self, protocol, scope):
         if scope.get("type") == "websocket":
             # LookoutWebSocketProtocol sends 1008/1009 and writes ready frames.
             scope = {**scope, RFC_CLOSE_CODES_KEY: True, WRITER_KEY: protocol.write_frame}
-        return super().create_application(protocol, with_probe(scope, protocol))
+        queue = super().create_application(protocol, with_probe(scope, protocol))
+        instance = self.connections.get(protocol, {}).get("application_instance")
+        if instance is not None:
+            # Its end is what application_checker has to see (the socket may stay open after it).
+            instance.add_done_callback(lambda _, protocol=protocol: self.settling.add(protocol))
+        return queue
