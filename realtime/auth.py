@@ -12,6 +12,7 @@ from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare
 from rest_framework.authtoken.models import Token
@@ -55,6 +56,13 @@ def _user_by_id(user_id: int):
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 
 
+def _cookies(scope) -> dict[str, str]:
+    # Parsed here, for the handshakes that need them, rather than by Channels' CookieMiddleware
+    # for every handshake into a scope copy that each socket keeps.
+    cookie = next((value for name, value in scope.get("headers", ()) if name == b"cookie"), b"")
+    return parse_cookie(cookie.decode("latin-1")) if cookie else {}
+
+
 def authenticate(scope, *, cookie_allowed: bool):
     """(user, method, credential) for the handshake, or (None, reason, None).
 
@@ -72,7 +80,7 @@ def authenticate(scope, *, cookie_allowed: bool):
         key = key.strip()
         user = _token_user(key) if scheme.lower() == "token" and key else None
         return (user, "token", key) if user else (None, "invalid token", None)
-    session_key = scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME) if cookie_allowed else None
+    session_key = _cookies(scope).get(settings.SESSION_COOKIE_NAME) if cookie_allowed else None
     if session_key:
         user = session_user(session_key)
         if user is not None and user.is_active:
@@ -163,4 +171,5 @@ class HandshakeMiddleware(BaseMiddleware):
             return await refuse(receive, send, CLOSE_UNAVAILABLE)
         if admitted is None:
             return await WebsocketDenier()(scope, receive, send)
-        return await super().__call__({**scope, **admitted}, receive, send)
+        # Not BaseMiddleware's call: it would copy this copy of the scope again.
+        return await self.inner({**scope, **admitted}, receive, send)
