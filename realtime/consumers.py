@@ -5,6 +5,8 @@ import logging
 import uuid
 
 import orjson
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -56,8 +58,6 @@ class ProtocolError(Exception):
 class RealtimeConsumer(AsyncWebsocketConsumer):
     """`/ws/`: authenticated by the middleware; the client subscribes to what it wants."""
 
-    # Not a configured layer alias: this consumer owns no layer channel, the hub does all layer I/O.
-    channel_layer_alias = "realtime-hub-only"
     endpoint = "/ws/"
     initial_channels: tuple[str, ...] = ()
 
@@ -67,8 +67,22 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.replay_buffer: list[tuple[int, str]] | None = None
         self.attached = False
         self.closing = False  # set when we close the socket ourselves: nothing more is sent
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            # Channels' loop (await_many_dispatch) keeps a task per source waiting, and its
+            # dispatch makes a thread hop (close_old_connections) before every message: this
+            # consumer has one source, and its database calls check their connection themselves
+            # (realtime/database_hop.py).
+            while True:
+                message = await receive()
+                handler = getattr(self, get_handler_name(message), None)
+                if handler is None:
+                    raise ValueError(f"No handler for message type {message['type']}")
+                await handler(message)
+        except StopConsumer:
+            pass
         finally:
             await self._release()
 
