@@ -289,19 +289,20 @@ class InputQueue:
     """What daphne puts a connection's messages in for its application (`put_nowait`, `get`).
 
     daphne's asyncio.Queue holds three deques and an Event, 3 KB of every idle socket: one
-    reader and an unbounded queue need a deque made at the first message and one waiter.
+    reader, an unbounded queue and a few messages at a time need a short list and one waiter.
     """
 
     __slots__ = ("items", "waiter")
 
     def __init__(self) -> None:
-        self.items: deque | None = None
+        self.items: list | None = None  # None while empty: an idle socket holds no list
         self.waiter: asyncio.Future | None = None
 
     def put_nowait(self, item) -> None:
         if self.items is None:
-            self.items = deque()
-        self.items.append(item)
+            self.items = [item]
+        else:
+            self.items.append(item)
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
@@ -312,4 +313,7 @@ class InputQueue:
                 await self.waiter
             finally:
                 self.waiter = None
-        return self.items.popleft()
+        item = self.items.pop(0)
+        if not self.items:
+            self.items = None
+        return item
