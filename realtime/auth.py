@@ -91,15 +91,9 @@ def authenticate(scope, *, cookie_allowed: bool):
 def handshake_admit(scope, *, origin: bytes | None):
     """The scope keys of an admitted handshake (user, credential, viewer, last sequence), or None.
 
-    One thread hop for the whole handshake: the handshake budget (cache), the credential, what
-    the user may see and the outbox's last sequence (database) are read together, each a round
-    trip of its own otherwise.
+    One thread hop for the handshake's database reads: the credential, what the user may see
+    and the outbox's last sequence, each a hop of its own otherwise.
     """
-    client = scope.get("client") or ("unknown", 0)
-    if origin is not None and not origin_allowed(origin):
-        return None
-    if not handshake_allowed(client[0], per_minute=settings.REALTIME_CONNECT_RATE):
-        return None
     # A cookie rides along on any cross-site request: only trust it with a checked Origin.
     user, method, credential = authenticate(scope, cookie_allowed=origin is not None)
     if user is None:
@@ -163,8 +157,14 @@ class HandshakeMiddleware(BaseMiddleware):
 
     async def __call__(self, scope, receive, send):
         origin = dict(scope.get("headers", ())).get(b"origin")
+        address = (scope.get("client") or ("unknown", 0))[0]
         try:
-            admitted = await database_hop(handshake_admit)(scope, origin=origin)
+            admitted = (
+                await database_hop(handshake_admit)(scope, origin=origin)
+                if (origin is None or origin_allowed(origin))
+                and await handshake_allowed(address, per_minute=settings.REALTIME_CONNECT_RATE)
+                else None
+            )
         except OUTAGE_ERRORS as error:
             # An outage, not a bug: one line in the log, and the client may retry later.
             logger.warning("refusing a WebSocket handshake: %s", outage(error))

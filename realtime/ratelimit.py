@@ -1,8 +1,11 @@
 """Rate limits: a token bucket per connection, a shared per-address handshake budget."""
 
+import asyncio
 import time
+import weakref
 from collections.abc import Callable
 
+import redis.asyncio
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
 
@@ -33,22 +36,23 @@ class TokenBucket:
         return False
 
 
-def handshake_allowed(address: str, *, per_minute: int) -> bool:
+async def handshake_allowed(address: str, *, per_minute: int) -> bool:
     """Count a handshake from `address`; False past `per_minute` in the current minute.
 
     Kept in the cache (Redis when scaled out), so the budget holds across server processes.
-    Synchronous: the handshake calls it in the thread hop it makes for the database anyway.
+    With Redis, counted from the event loop: its round trip must not hold the one thread that
+    every handshake's database reads go through (realtime/database_hop.py).
     """
     key = f"ws-handshakes:{address}:{int(time.time() // 60)}"
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
-        # One round trip, where the cache API takes three (add, then incr's exists and incrby):
-        # every handshake waits for it. Django stores an int as a plain Redis integer, so the
-        # count stays readable through the cache API.
+        # One round trip, where the cache API takes three (add, then incr's exists and incrby).
+        # Django stores an int as a plain Redis integer: the count stays the cache's own entry.
         redis_key = backend.make_and_validate_key(key)
-        pipeline = backend._cache.get_client(redis_key, write=True).pipeline(transaction=False)
-        count = pipeline.incr(redis_key).expire(redis_key, BUDGET_KEY_SECONDS).execute()[0]
+        async with _async_redis(backend).pipeline(transaction=False) as pipeline:
+            count = (await pipeline.incr(redis_key).expire(redis_key, BUDGET_KEY_SECONDS).execute())[0]
         return count <= per_minute
+    # The in-memory cache of the embedded setup: no I/O to wait for.
     cache.add(key, 0, timeout=BUDGET_KEY_SECONDS)
     try:
         count = cache.incr(key)
@@ -56,3 +60,15 @@ def handshake_allowed(address: str, *, per_minute: int) -> bool:
         cache.set(key, 1, timeout=BUDGET_KEY_SECONDS)
         count = 1
     return count <= per_minute
+
+
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+
+
+def _async_redis(backend: RedisCache) -> redis.asyncio.Redis:
+    """An asyncio client for the cache's (first) Redis server, one per event loop and server."""
+    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    server = backend._servers[0]
+    if server not in clients:
+        clients[server] = redis.asyncio.Redis.from_url(server)
+    return clients[server]
