@@ -14,14 +14,17 @@ Imported only when serving: daphne.server installs Twisted's asyncio reactor on 
 
 import asyncio
 import gc
+import inspect
 import json
 import logging
 import socket
 from collections import deque
+from functools import partial
 
 from autobahn.websocket.types import ConnectionDeny
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from twisted.internet import reactor
 
 from realtime.backpressure import BACKLOG_KEY
 from realtime.consumers import CLOSE_POLICY, CLOSE_SLOW, CLOSE_TOO_BIG, RFC_CLOSE_CODES_KEY
@@ -41,6 +44,9 @@ SLOW_CLOSE_TIMEOUT_SECONDS = 30
 # keeps proxies from timing a quiet socket out, so pings only find dead peers: every 2 minutes
 # is enough, and 5,000 idle sockets cost 40 pings a second, not 250.
 PING_INTERVAL_SECONDS = 120
+# daphne checks every connection's timeouts every 2 s. An open WebSocket has only its ping (every
+# PING_INTERVAL_SECONDS) and its lifetime limit to check: every this many checks is soon enough.
+OPEN_SOCKET_CHECK_EVERY = 5
 
 
 class LookoutWebSocketProtocol(WebSocketProtocol):
@@ -50,6 +56,13 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
     daphne turns into an application crash and a 1011; sendCloseFrame is the call autobahn
     itself uses for those protocol-level closes.
     """
+
+    # autobahn copies its ~30 options from the factory onto every connection, and pretty-prints
+    # them for a debug line that it builds even when debug logging is off: a tenth of the server's
+    # time per handshake, and a per-socket __dict__ of twice the size. Here the options are read
+    # once, onto the class, from the factory of the first connection (daphne has one).
+    CONFIG_ATTRS = ()
+    options_factory = None
 
     # The frames write_frame queued in this loop iteration: one frame, or a list of them (None: none).
     # A frame alone is not wrapped in a list: bytes are no work for the garbage collector, a list
@@ -72,6 +85,23 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
     def unsent_bytes(self) -> int:
         """Bytes written for the client that the kernel has not taken yet: its backlog."""
         return _unsent_bytes(self.transport) if self.plain_tcp else 0
+
+    def _connectionMade(self):
+        factory = self.factory
+        cls = LookoutWebSocketProtocol
+        if cls.options_factory is None:
+            for name in WebSocketProtocol.CONFIG_ATTRS:
+                value = getattr(factory, name)
+                # A function option (perMessageCompressionAccept) must not become a method.
+                setattr(cls, name, staticmethod(value) if inspect.isfunction(value) else value)
+            cls.options_factory = factory
+        elif cls.options_factory is not factory:
+            # A second server in this process, with options of its own: autobahn's per-socket copy.
+            for name in WebSocketProtocol.CONFIG_ATTRS:
+                setattr(self, name, getattr(factory, name))
+        super()._connectionMade()
+        # Only sync or chopped writes use it (sendData), and Lookout makes none: 0.7 KB a socket.
+        self.send_queue = ()
 
     def write_frame(self, frame: bytes) -> None:
         """Queue a ready text frame; every frame queued in one loop iteration goes out in one write."""
@@ -99,6 +129,8 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
     def sendData(self, data, sync=False, chopsize=None):
         # Everything autobahn writes (handshake, pings, closes) goes through the same counted write.
         if sync or chopsize or self.send_queue:
+            if not self.send_queue:
+                self.send_queue = deque()  # autobahn's queue for those writes, made when one comes
             super().sendData(data, sync, chopsize)
         else:
             self._write(data)
@@ -232,11 +264,45 @@ class LookoutServer(Server):
     def run(self):
         # daphne builds its WebSocketFactory inside run() from the class attribute.
         WebSocketFactory.protocol = LookoutWebSocketProtocol
+        # Connections that closed or whose application finished: all that application_checker has to visit.
+        self.settling: set = set()
+        self.timeout_checks = 0
         # Everything loaded so far (Django, the apps, daphne, Twisted) lives as long as the process:
         # out of the collector's reach, a full collection scans only what the connections and the
         # traffic made, about half the objects, which halves the pause every socket waits through.
         gc.freeze()
         super().run()
+
+    def protocol_disconnected(self, protocol):
+        super().protocol_disconnected(protocol)
+        self.settling.add(protocol)
+
+    def application_checker(self):
+        """daphne's clean-up of ended connections, visiting only those, not every open socket each second."""
+        everything, due = self.connections, self.settling
+        self.settling = set()
+        # daphne's loop reads and deletes in self.connections: give it the due ones only.
+        self.connections = {protocol: everything[protocol] for protocol in due if protocol in everything}
+        try:
+            super().application_checker()
+        finally:
+            checked, self.connections = self.connections, everything
+            for protocol in due:
+                if protocol not in checked:
+                    everything.pop(protocol, None)
+            # Closed, but its application still finishing (or to be killed after its close timeout).
+            self.settling.update(protocol for protocol, state in checked.items() if "disconnected" in state)
+
+    def timeout_checker(self):
+        """daphne's timeout and ping checks; open WebSockets only every OPEN_SOCKET_CHECK_EVERY-th time."""
+        self.timeout_checks += 1
+        if self.timeout_checks % OPEN_SOCKET_CHECK_EVERY == 0:
+            super().timeout_checker()
+            return
+        for protocol in list(self.connections):
+            if not (isinstance(protocol, WebSocketProtocol) and protocol.state == protocol.STATE_OPEN):
+                protocol.check_timeouts()
+        reactor.callLater(2, self.timeout_checker)
 
     def create_application(self, protocol, scope):
         if scope.get("type") == "websocket":
@@ -247,4 +313,51 @@ class LookoutServer(Server):
                 WRITER_KEY: protocol.write_frame,
                 BACKLOG_KEY: protocol.unsent_bytes,
             }
-        return super().create_application(protocol, scope)
+        return self._application_started(protocol, scope)
+
+    def _application_started(self, protocol, scope):
+        """daphne's create_application, with an InputQueue for its asyncio.Queue."""
+        details = self.connections[protocol]
+        assert "application_instance" not in details
+        queue = InputQueue()
+        scope.setdefault("asgi", {"version": "3.0"})
+        send = partial(self.handle_reply, protocol)
+        application = self.application(scope=scope, receive=queue.get, send=send)
+        instance = details["application_instance"] = asyncio.ensure_future(application)
+        # Its end is what application_checker has to see (the socket may stay open after it).
+        instance.add_done_callback(lambda _, protocol=protocol: self.settling.add(protocol))
+        return queue
+
+
+class InputQueue:
+    """What daphne puts a connection's messages in for its application (`put_nowait`, `get`).
+
+    daphne's asyncio.Queue holds three deques and an Event, 3 KB of every idle socket: one
+    reader, an unbounded queue and a few messages at a time need a short list and one waiter.
+    """
+
+    __slots__ = ("items", "waiter")
+
+    def __init__(self) -> None:
+        self.items: list | None = None  # None while empty: an idle socket holds no list
+        self.waiter: asyncio.Future | None = None
+
+    def put_nowait(self, item) -> None:
+        if self.items is None:
+            self.items = [item]
+        else:
+            self.items.append(item)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def get(self):
+        while not self.items:
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        item = self.items.pop(0)
+        if not self.items:
+            self.items = None
+        return item

@@ -100,6 +100,10 @@ DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{DATA_DIR / 'lookout.sqlite3'}",
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+        # Checked once per request or WebSocket database call, and only on a reused connection: the
+        # WebSocket code keeps its thread's connection (realtime/database_hop.py), and a database
+        # restart must not cost the next handshake.
+        conn_health_checks=envbool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -8,15 +8,17 @@ import logging
 from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare
 from rest_framework.authtoken.models import Token
 
+from realtime.database_hop import database_hop
+from realtime.outbox import outbox_last_sequence
 from realtime.ratelimit import handshake_allowed
 from realtime.refusals import CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage, refuse
 from realtime.subscriptions import Viewer
@@ -25,6 +27,8 @@ from realtime.visibility import viewer_for
 
 # The connection's Viewer, computed at the handshake (the consumer reads it from the scope).
 VIEWER_KEY = "lookout.viewer"
+# The outbox's last sequence when the handshake was admitted (connection.established carries it).
+LAST_SEQUENCE_KEY = "lookout.last_sequence"
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +43,24 @@ def origin_allowed(origin: bytes) -> bool:
     return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
 
 
+# Looked up with get(), not first(): one row at most, and first()'s ORDER BY costs each handshake.
 def _token_user(key: str):
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token and token.user.is_active else None
+    try:
+        token = Token.objects.select_related("user").get(key=key)
+    except Token.DoesNotExist:
+        return None
+    return token.user if token.user.is_active else None
 
 
 def _user_by_id(user_id: int):
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+
+def _cookies(scope) -> dict[str, str]:
+    # Parsed here, for the handshakes that need them, rather than by Channels' CookieMiddleware
+    # for every handshake into a scope copy that each socket keeps.
+    cookie = next((value for name, value in scope.get("headers", ()) if name == b"cookie"), b"")
+    return parse_cookie(cookie.decode("latin-1")) if cookie else {}
 
 
 def authenticate(scope, *, cookie_allowed: bool):
@@ -65,7 +80,7 @@ def authenticate(scope, *, cookie_allowed: bool):
         key = key.strip()
         user = _token_user(key) if scheme.lower() == "token" and key else None
         return (user, "token", key) if user else (None, "invalid token", None)
-    session_key = scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME) if cookie_allowed else None
+    session_key = _cookies(scope).get(settings.SESSION_COOKIE_NAME) if cookie_allowed else None
     if session_key:
         user = session_user(session_key)
         if user is not None and user.is_active:
@@ -74,21 +89,24 @@ def authenticate(scope, *, cookie_allowed: bool):
 
 
 def handshake_admit(scope, *, origin: bytes | None):
-    """The scope keys of an admitted handshake (user, credential, viewer), or None to refuse it.
+    """The scope keys of an admitted handshake (user, credential, viewer, last sequence), or None.
 
-    One thread hop for the whole handshake: the handshake budget (cache), the credential and
-    what the user may see (database) are read together, each a round trip of its own otherwise.
+    One thread hop for the handshake's database reads: the credential, what the user may see
+    and the outbox's last sequence, each a hop of its own otherwise.
     """
-    client = scope.get("client") or ("unknown", 0)
-    if origin is not None and not origin_allowed(origin):
-        return None
-    if not handshake_allowed(client[0], per_minute=settings.REALTIME_CONNECT_RATE):
-        return None
     # A cookie rides along on any cross-site request: only trust it with a checked Origin.
     user, method, credential = authenticate(scope, cookie_allowed=origin is not None)
     if user is None:
         return None
-    return {"user": user, "auth_method": method, "auth_credential": credential, VIEWER_KEY: viewer_for(user)}
+    return {
+        "user": user,
+        "auth_method": method,
+        "auth_credential": credential,
+        VIEWER_KEY: viewer_for(user),
+        # Read before the connection joins its groups: whatever is committed after it reaches
+        # the client live or by `resume` from it, never neither.
+        LAST_SEQUENCE_KEY: outbox_last_sequence(),
+    }
 
 
 def credential_user(*, user_id: int, method: str, credential: str | None):
@@ -139,12 +157,19 @@ class HandshakeMiddleware(BaseMiddleware):
 
     async def __call__(self, scope, receive, send):
         origin = dict(scope.get("headers", ())).get(b"origin")
+        address = (scope.get("client") or ("unknown", 0))[0]
         try:
-            admitted = await database_sync_to_async(handshake_admit)(scope, origin=origin)
+            admitted = (
+                await database_hop(handshake_admit)(scope, origin=origin)
+                if (origin is None or origin_allowed(origin))
+                and await handshake_allowed(address, per_minute=settings.REALTIME_CONNECT_RATE)
+                else None
+            )
         except OUTAGE_ERRORS as error:
             # An outage, not a bug: one line in the log, and the client may retry later.
             logger.warning("refusing a WebSocket handshake: %s", outage(error))
             return await refuse(receive, send, CLOSE_UNAVAILABLE)
         if admitted is None:
             return await WebsocketDenier()(scope, receive, send)
-        return await super().__call__({**scope, **admitted}, receive, send)
+        # Not BaseMiddleware's call: it would copy this copy of the scope again.
+        return await self.inner({**scope, **admitted}, receive, send)

@@ -6,24 +6,26 @@ import uuid
 from collections.abc import Awaitable
 
 import orjson
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
 from events.selectors import job_visible_to
-from realtime.auth import VIEWER_KEY, viewer_recheck
+from realtime.auth import LAST_SEQUENCE_KEY, VIEWER_KEY, viewer_recheck
 from realtime.backpressure import BACKLOG_KEY
 from realtime.batcher import MessageBatcher
 from realtime.broadcast import CONTROL_GROUP, group_name, user_group
 from realtime.connection_figures import batcher_counters
 from realtime.counters import stats
+from realtime.database_hop import database_hop
 from realtime.envelope import encode_frame
 from realtime.event_types import DURABLE_CHANNELS
 from realtime.event_types import WebSocketEventType as T
 from realtime.frames import WRITER_KEY, shared_text_frame
 from realtime.hub import get_hub
-from realtime.outbox import outbox_last_sequence, outbox_replay
+from realtime.outbox import outbox_replay
 from realtime.ratelimit import TokenBucket
 from realtime.refusals import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE, OUTAGE_ERRORS, outage
 from realtime.subscriptions import CHANNELS, FilterError, Filters, Viewer, parse_filters
@@ -57,8 +59,6 @@ class ProtocolError(Exception):
 class RealtimeConsumer(AsyncWebsocketConsumer):
     """`/ws/`: authenticated by the middleware; the client subscribes to what it wants."""
 
-    # Not a configured layer alias: this consumer owns no layer channel, the hub does all layer I/O.
-    channel_layer_alias = "realtime-hub-only"
     endpoint = "/ws/"
     initial_channels: tuple[str, ...] = ()
 
@@ -68,8 +68,22 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.replay_buffer: list[tuple[int, str]] | None = None
         self.attached = False
         self.closing = False  # set when we close the socket ourselves: nothing more is sent
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            # Channels' loop (await_many_dispatch) keeps a task per source waiting, and its
+            # dispatch makes a thread hop (close_old_connections) before every message: this
+            # consumer has one source, and its database calls check their connection themselves
+            # (realtime/database_hop.py).
+            while True:
+                message = await receive()
+                handler = getattr(self, get_handler_name(message), None)
+                if handler is None:
+                    raise ValueError(f"No handler for message type {message['type']}")
+                await handler(message)
+        except StopConsumer:
+            pass
         finally:
             await self._release()
 
@@ -120,7 +134,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 "user": {"id": user.pk, "username": user.get_username(), "is_staff": user.is_staff},
                 "channels": sorted(self.subscriptions),
                 "server_time": timezone.now().isoformat(),
-                "last_sequence": await database_sync_to_async(outbox_last_sequence)(),
+                "last_sequence": self.scope[LAST_SEQUENCE_KEY],
             },
         )
 
@@ -192,9 +206,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return  # a notice about another user costs this connection nothing
         try:
             if user_id is None:
-                self.viewer = await database_sync_to_async(viewer_for)(self.user)
+                self.viewer = await database_hop(viewer_for)(self.user)
                 return
-            rechecked = await database_sync_to_async(viewer_recheck)(self.scope)
+            rechecked = await database_hop(viewer_recheck)(self.scope)
         except OUTAGE_ERRORS as error:
             # Fail closed: the change may take a grant away, and it cannot be read now.
             logger.warning("closing a connection of %s on a grant change: %s", self.endpoint, outage(error))
@@ -244,9 +258,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if request_id is not None:
             payload = {**payload, "request_id": request_id}
         await self.send_text(encode_frame(event_type, payload, timestamp=timezone.now()))
-
-    async def send_heartbeat(self, last_sequence: int) -> None:
-        await self.send_control(T.HEARTBEAT, {"last_sequence": last_sequence})
 
     # --- client → server ------------------------------------------------------------------------
 
@@ -351,7 +362,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         try:
             await self.batcher.flush_all()
             channels = set(self.subscriptions) & DURABLE_CHANNELS
-            replay = await database_sync_to_async(outbox_replay)(since=since, channels=channels)
+            replay = await database_hop(outbox_replay)(since=since, channels=channels)
             frames = {
                 envelope.sequence: envelope.text()
                 for envelope in replay.envelopes
@@ -417,7 +428,7 @@ class JobConsumer(RealtimeConsumer):
 
     async def admit(self) -> bool:
         self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
-        visible = await database_sync_to_async(job_visible_to)(self.job_id, self.scope["user"])
+        visible = await database_hop(job_visible_to)(self.job_id, self.scope["user"])
         if visible is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return False

@@ -42,6 +42,7 @@ from realtime.deployment_connections import (
     figures_shared,
     refresh_seconds,
 )
+from realtime.envelope import encode_frame
 from realtime.event_types import DURABLE_CHANNELS
 from realtime.event_types import WebSocketEventType as T
 from realtime.gaps import Hole, SequenceGaps, StreamGaps
@@ -201,9 +202,11 @@ class Hub:
 
     async def _send_heartbeats(self) -> None:
         last_sequence = await self._expect_outbox_tail()
+        # One text for every connection, so that it is encoded (and framed) once, not once per socket.
+        text = encode_frame(T.HEARTBEAT, {"last_sequence": last_sequence}, timestamp=timezone.now())
         for connection in tuple(self.connections):
             try:
-                await connection.send_heartbeat(last_sequence)
+                await connection.send_text(text)
             except Exception:
                 logger.exception("heartbeat failed")
 

@@ -1,4 +1,4 @@
-"""WebSocket routing: cookies → handshake rules → the endpoint's consumer (or a 404 refusal).
+"""WebSocket routing: handshake rules (cookies included) → the endpoint's consumer (or a 404 refusal).
 
 No SessionMiddlewareStack: it wraps `send` for the socket's whole life and checks the session on
 every frame. The handshake reads the session once (realtime.auth); revocation is pushed to open
@@ -6,7 +6,6 @@ sockets by signals (realtime.receivers), not found by polling the session.
 """
 
 from channels.routing import URLRouter
-from channels.sessions import CookieMiddleware
 from django.urls import path, re_path
 
 from realtime import consumers
@@ -30,4 +29,4 @@ websocket_urlpatterns = [
     for route in (pattern, pattern.removesuffix("/"))
 ] + [re_path(r"", endpoint_not_found)]
 
-websocket_application = CookieMiddleware(HandshakeMiddleware(URLRouter(websocket_urlpatterns)))
+websocket_application = HandshakeMiddleware(URLRouter(websocket_urlpatterns))

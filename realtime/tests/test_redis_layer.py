@@ -80,3 +80,21 @@ async def test_a_client_idle_past_the_blocking_receive_timeout_still_gets_events
     assert frame["payload"]["id"] == event.id
     # The hub's receive survived the idle stretch instead of failing and retrying.
     assert [r.getMessage() for r in caplog.records] == []
+
+
+async def test_the_handshake_budget_kept_in_redis_refuses_the_handshake_past_it(
+    ws_connect, viewer, settings, fresh_redis_url
+):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": fresh_redis_url}
+    }
+    settings.REALTIME_CONNECT_RATE = 3
+    for _ in range(3):
+        client = await ws_connect("/ws/", user=viewer)
+        await client.close()
+    assert await ws_connect("/ws/", user=viewer, expect_accept=False) == (False, 1000)
+    client = redis.Redis.from_url(fresh_redis_url)
+    [key] = client.keys("*ws-handshakes:*")
+    # The count is the cache's own entry, and it expires rather than stay in Redis for good.
+    assert (int(client.get(key)), 0 < client.ttl(key) <= 120) == (4, True)
+    client.close()

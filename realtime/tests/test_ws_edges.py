@@ -185,6 +185,26 @@ async def test_a_handshake_while_postgresql_is_down_is_refused_with_503_and_no_t
         relay.cut()
 
 
+@pytest.mark.postgres
+async def test_the_first_handshake_after_postgresql_restarted_is_accepted(start_daphne, postgres_url):
+    database_url = edges_database(postgres_url)
+    relay = TcpRelay(urlsplit(database_url).port)
+    server = start_daphne({"DATABASE_URL": via(relay, database_url)})
+    headers = {"Authorization": f"Token {server.seed_demo()['admin']}"}
+    url = f"{server.ws_url}/ws/events/"
+    try:
+        async with connect(url, additional_headers=headers) as ws:
+            assert "connection.established" in await asyncio.wait_for(ws.recv(), ARRIVAL_TIMEOUT)
+        # A restart as the server sees it: its open database connections die, new ones are served.
+        relay.cut()
+        relay.restore()
+        async with connect(url, additional_headers=headers) as ws:
+            assert "connection.established" in await asyncio.wait_for(ws.recv(), ARRIVAL_TIMEOUT)
+    finally:
+        server.stop()
+        relay.cut()
+
+
 STAFF_TOGGLE = """
 from django.contrib.auth import get_user_model
 user = get_user_model().objects.get(username="viewer")
