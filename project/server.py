@@ -77,6 +77,8 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
     plain_tcp = False
 
     def connectionMade(self):
+        # Before autobahn's connectionMade, which reads an option already (tcpNoDelay).
+        self._read_options()
         self.plain_tcp = isinstance(getattr(self.transport, "socket", None), socket.socket) and hasattr(
             self.transport, "dataBuffer"
         )
@@ -86,7 +88,7 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
         """Bytes written for the client that the kernel has not taken yet: its backlog."""
         return _unsent_bytes(self.transport) if self.plain_tcp else 0
 
-    def _connectionMade(self):
+    def _read_options(self) -> None:
         factory = self.factory
         cls = LookoutWebSocketProtocol
         if cls.options_factory is None:
@@ -99,6 +101,8 @@ class LookoutWebSocketProtocol(WebSocketProtocol):
             # A second server in this process, with options of its own: autobahn's per-socket copy.
             for name in WebSocketProtocol.CONFIG_ATTRS:
                 setattr(self, name, getattr(factory, name))
+
+    def _connectionMade(self):
         super()._connectionMade()
         # Only sync or chopped writes use it (sendData), and Lookout makes none: 0.7 KB a socket.
         self.send_queue = ()
