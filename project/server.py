@@ -273,7 +273,7 @@ class LookoutServer(Server):
         self.timeout_checks = 0
         # Everything loaded so far (Django, the apps, daphne, Twisted) lives as long as the process:
         # out of the collector's reach, a full collection scans only what the connections and the
-        # traffic made, about half the objects, which halves the pause every socket waits through.
+        # traffic made (measured: about half the objects), and every socket waits through it.
         gc.freeze()
         super().run()
 
