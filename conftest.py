@@ -8,8 +8,9 @@ from rest_framework.test import APIClient
 
 from cameras.models import Camera
 
-# Real Redis, PostgreSQL and daphne servers on loopback, started and stopped by the tests.
-pytest_plugins = ["project.testing.servers", "project.testing.outages"]
+# Real Redis, PostgreSQL and daphne servers on loopback, started and stopped by the tests; a
+# listener on the channel layer.
+pytest_plugins = ["project.testing.servers", "project.testing.outages", "project.testing.layer_probe"]
 
 
 @pytest.fixture

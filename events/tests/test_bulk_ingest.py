@@ -2,13 +2,11 @@
 (named by its index and field, nothing stored, numbered or sent), a good list stored, numbered
 and sent in one layer message, and answered as DRF's serializer answers."""
 
-import asyncio
 from datetime import timedelta
 
 import orjson
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from rest_framework import serializers
 from rest_framework.test import APIRequestFactory
 
@@ -16,7 +14,7 @@ from cameras.models import Camera
 from events.api.detections import DetectionSerializer, DetectionWriteSerializer
 from events.models import Detection, DetectionBatch
 from events.tests.conftest import T0, png_upload
-from realtime.broadcast import group_name
+from project.testing.layer_probe import receive_all
 from realtime.models import OutboxMessage
 
 LIST = "/api/detections/"
@@ -41,26 +39,6 @@ def box(**changes) -> dict:
 
 
 @pytest.fixture
-def detections_listener(db):
-    """A plain layer channel in the detections group (left at the end: the in-memory layer outlives tests)."""
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)("probe.")
-    async_to_sync(layer.group_add)(group_name("detections"), channel)
-    yield layer, channel
-    async_to_sync(layer.group_discard)(group_name("detections"), channel)
-
-
-async def _receive_all(layer, channel: str) -> list[dict]:
-    """Every message waiting on `channel` (the in-memory layer has them all once the send returned)."""
-    messages = []
-    while True:
-        try:
-            messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.2))
-        except TimeoutError:
-            return messages
-
-
-@pytest.fixture
 def post(client_for, pipeline, cameras, media_root, detections_listener, django_capture_on_commit_callbacks):
     """POST a body as the pipeline, running what waits for the commit; answer (response, layer messages)."""
     client = client_for(pipeline)
@@ -71,7 +49,7 @@ def post(client_for, pipeline, cameras, media_root, detections_listener, django_
     def send(body):
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(LIST, body, format="json")
-        return response, async_to_sync(_receive_all)(layer, channel)
+        return response, async_to_sync(receive_all)(layer, channel)
 
     return send
 

@@ -97,29 +97,26 @@ def test_a_critical_night_event_raises_one_alert_however_often_the_demo_was_seed
     assert intruder_alerts(client_for) == ["High risk anywhere"]
 
 
+# The rule earlier demos seeded beside "High risk anywhere" (written out: the test must not follow
+# a change of events.demo).
+EARLIER_NIGHT_RULE = {
+    "name": "Person at night",
+    "min_risk_score": 30,
+    "object_types": ["person"],
+    "active_from": time(22, 0),
+    "active_until": time(6, 0),
+}
+
+
 def test_reseeding_an_earlier_demo_database_drops_its_second_rule_for_night_intruders(client_for, settings):
     settings.TIME_ZONE = "UTC"
-    # The rule earlier demos seeded beside "High risk anywhere".
-    alert_rule_create(
-        name="Person at night",
-        min_risk_score=30,
-        object_types=["person"],
-        active_from=time(22, 0),
-        active_until=time(6, 0),
-    )
+    alert_rule_create(**EARLIER_NIGHT_RULE)
     seed()
     assert intruder_alerts(client_for) == ["High risk anywhere"]
 
 
 def test_reseeding_keeps_a_night_rule_someone_changed(cameras):
-    alert_rule_create(
-        name="Person at night",
-        min_risk_score=30,
-        object_types=["person"],
-        active_from=time(22, 0),
-        active_until=time(6, 0),
-        cameras=[cameras["garage"]],
-    )
+    alert_rule_create(**EARLIER_NIGHT_RULE, cameras=[cameras["garage"]])
     seed()
     assert AlertRule.objects.filter(name="Person at night").exists()
 

@@ -1,38 +1,15 @@
 """What the broadcaster hands the channel layer: one layer message per publish and group."""
 
-import asyncio
-
 import orjson
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from events.services import detection_ingest
-from realtime.broadcast import group_name
+from project.testing.layer_probe import receive_all
 from realtime.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def detections_listener():
-    """A plain layer channel in the detections group (left at the end: the in-memory layer outlives tests)."""
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)("probe.")
-    async_to_sync(layer.group_add)(group_name("detections"), channel)
-    yield layer, channel
-    async_to_sync(layer.group_discard)(group_name("detections"), channel)
-
-
-async def _receive_all(layer, channel: str) -> list[dict]:
-    """Every message waiting on `channel` (the in-memory layer has them all once the send returned)."""
-    messages = []
-    while True:
-        try:
-            messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.2))
-        except TimeoutError:
-            return messages
 
 
 def test_a_bulk_ingest_is_one_layer_message_carrying_every_detection_numbered_in_order(
@@ -46,7 +23,7 @@ def test_a_bulk_ingest_is_one_layer_message_carrying_every_detection_numbered_in
     with django_capture_on_commit_callbacks(execute=True):
         detections = detection_ingest(rows=rows)
 
-    messages = async_to_sync(_receive_all)(layer, channel)
+    messages = async_to_sync(receive_all)(layer, channel)
 
     assert len(messages) == 1
     items = messages[0]["bundle"]
