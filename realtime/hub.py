@@ -28,13 +28,13 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
 from realtime.broadcast import CONTROL_GROUP, group_channel, group_name, stored_message_group
 from realtime.counters import stats
+from realtime.database_hop import database_hop
 from realtime.deployment_connections import (
     PUBLISH_PACE_SECONDS,
     connection_figures_share,
@@ -212,7 +212,7 @@ class Hub:
 
     async def _expect_outbox_tail(self) -> int:
         """Read the outbox's newest sequence: what follows what this hub received may be lost (a tail)."""
-        last_sequence = await database_sync_to_async(outbox_last_sequence)()
+        last_sequence = await database_hop(outbox_last_sequence)()
         if self.gaps.expect_through(last_sequence, time.monotonic()):
             self._gap_opened.set()
         return last_sequence
@@ -280,7 +280,7 @@ class Hub:
             return {}
         joined = dict(self._joined_at)
         channels = {channel for channel in DURABLE_CHANNELS if group_name(channel) in joined}
-        senders = await database_sync_to_async(outbox_senders)(
+        senders = await database_hop(outbox_senders)(
             first=min(hole.first for hole in holes), last=max(hole.last for hole in holes), channels=channels
         )
         ours: dict[int, tuple[str, str]] = {}
